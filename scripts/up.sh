@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Quick start, command 1: set everything up and run the whole platform on the embedded default
+# (SQLite files + the embedded bus under ./var), load demo data, print where to look.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$ROOT"
+export FUNDGUARD_VAR_DIR="${FUNDGUARD_VAR_DIR:-$ROOT/var}"
+mkdir -p "$FUNDGUARD_VAR_DIR"
+secret_file="$FUNDGUARD_VAR_DIR/dev-jwt-secret"
+[ -s "$secret_file" ] || (umask 077; python -c 'import secrets; print(secrets.token_urlsafe(48))' > "$secret_file")
+export FUNDGUARD_JWT_SECRET="${FUNDGUARD_JWT_SECRET:-$(cat "$secret_file")}"
+export INSPECTION_PORT="${INSPECTION_PORT:-8101}" CASES_PORT="${CASES_PORT:-8102}" NOTIFY_PORT="${NOTIFY_PORT:-8103}"
+for svc in inspection cases notify; do
+  echo "==> migrating $svc"
+  "fundguard-$svc" migrate
+done
+echo "==> starting the platform (Ctrl-C stops it)"
+honcho -f deploy/Procfile -d "$ROOT" start &
+HONCHO=$!
+trap 'kill $HONCHO 2>/dev/null; wait $HONCHO 2>/dev/null' INT TERM EXIT
+python scripts/demo.py --wait --load --print
+if [ "${FUNDGUARD_UP_EXIT_AFTER_DEMO:-0}" = "1" ]; then exit 0; fi
+wait $HONCHO

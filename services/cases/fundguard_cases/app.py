@@ -1,0 +1,15 @@
+"""Flask app factory of the cases service."""
+from fundguard_shared.web import create_base_app
+from fundguard_shared.worker import broker_check
+
+from . import api
+from .runtime import runtime
+
+
+def create_app():
+    rt = runtime()
+    app, smorest = create_base_app("cases", "fundguard cases API (案件办理)", rt.settings,
+                                   rt.engine, broker_check(rt.settings))
+    smorest.register_blueprint(api.blp)
+    smorest.register_blueprint(api.wf)
+    return app

@@ -1,0 +1,4 @@
+from fundguard_cases.models import Base
+from fundguard_shared.migrations_env import run
+
+run(Base.metadata)

@@ -1,0 +1,96 @@
+"""Unit-of-work functions of the cases service: load, apply the rule, write state + audit +
+outbox in the caller's transaction. Views and event handlers call these; nothing else writes."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fundguard_shared.auth import Principal
+from fundguard_shared.events import Event
+from fundguard_shared.outbox import add_event, utcnow
+
+from . import audit
+from .models import MESSAGING, SERVICE, Case, CaseNumber
+from .workflow import WORKFLOW_VERSION, Context, definition, fire
+
+SYSTEM = Principal(sub="system", role="admin")
+
+
+def scoped(query, principal: Principal):
+    """Every case query goes through here: what this caller may see."""
+    if principal.role == "inspector":
+        return query.where(Case.region == principal.region,
+                           Case.department == principal.department)
+    if principal.role in ("leader", "legal_reviewer", "panel_member"):
+        return query.where(Case.region == principal.region)
+    if principal.role == "institution":
+        return query.where(Case.institution_id == principal.institution_id)
+    return query.where(False)
+
+
+def get_case(session: Session, case_id: str, principal: Principal, *, for_update=False) -> Case | None:
+    query = scoped(select(Case).where(Case.id == case_id), principal)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def next_case_number(session: Session, region: str, year: int) -> str:
+    row = session.execute(select(CaseNumber).where(CaseNumber.region == region,
+                                                   CaseNumber.year == year)
+                          .with_for_update()).scalar_one_or_none()
+    if row is None:
+        row = CaseNumber(region=region, year=year, last=0)
+        session.add(row)
+    row.last += 1
+    session.flush()
+    return f"{region}医保案〔{year}〕{row.last}号"
+
+
+def open_clue_from_finding(session: Session, event: Event) -> Case | None:
+    """``finding.recorded`` -> a case in its first state (线索登记), once per finding."""
+    p = event.payload
+    exists = session.execute(select(Case.id).where(
+        (Case.source_event_id == event.id) | (Case.finding_id == p["finding_id"]))).first()
+    if exists:
+        return None
+    defn = definition(WORKFLOW_VERSION)
+    case = Case(
+        number=next_case_number(session, p["region"], event.occurred_at.year),
+        state=defn.initial, workflow_version=defn.version,
+        institution_id=p["institution_id"], institution_name=p["institution_name"],
+        party_type=p["party_type"], region=p["region"], department=p["department"],
+        violation_type=p["violation_type"], legal_basis=p["legal_basis"],
+        amount=p["amount"], summary=p["description"], source=p["source"],
+        source_event_id=event.id, finding_id=p["finding_id"], act_date=p.get("act_date"))
+    session.add(case)
+    session.flush()
+    audit.append(session, case.id, actor=event.actor, actor_role="system", action="register",
+                 from_state=None, to_state=case.state, reason=f"线索来源：{p['source']}",
+                 request_id=event.correlation_id)
+    add_event(session, MESSAGING, "case.opened", {
+        "case_id": case.id, "case_number": case.number, "state": case.state,
+        "source_event_id": event.id, "finding_id": case.finding_id,
+        "institution_id": case.institution_id, "institution_name": case.institution_name,
+        "region": case.region, "department": case.department, "amount": case.amount,
+        "workflow_version": case.workflow_version,
+    }, subject=f"case:{case.id}", producer=SERVICE, actor=event.actor,
+        correlation_id=event.correlation_id)
+    return case
+
+
+def transition(session: Session, case: Case, trigger: str, actor: Principal, reason: str,
+               request_id: str, data: dict | None = None) -> tuple[str, str]:
+    """Fire a trigger on a loaded case and write state, audit entry and event together."""
+    before, after = fire(case, trigger, Context(case, actor, reason or "", data or {}))
+    case.updated_at = utcnow()
+    session.flush()  # bumps version (optimistic lock): a concurrent writer gets StaleDataError
+    audit.append(session, case.id, actor=actor.sub, actor_role=actor.role, action=trigger,
+                 from_state=before, to_state=after, reason=reason or "", request_id=request_id)
+    add_event(session, MESSAGING, "case.transitioned", {
+        "case_id": case.id, "case_number": case.number, "trigger": trigger,
+        "from_state": before, "to_state": after, "version": case.version, "reason": reason or "",
+        "institution_id": case.institution_id, "region": case.region,
+        "department": case.department,
+    }, subject=f"case:{case.id}", producer=SERVICE, actor=actor.sub, correlation_id=request_id)
+    return before, after

@@ -1,0 +1,1 @@
+"""fundguard common package: the only code the three services share."""

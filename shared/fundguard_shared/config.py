@@ -1,0 +1,71 @@
+"""Configuration from the environment (12-factor). Defaults are the embedded, server-less run."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def var_dir() -> Path:
+    """Directory for embedded-mode state (SQLite files, bus file, evidence store)."""
+    path = Path(_env("FUNDGUARD_VAR_DIR", "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    database_url: str
+    broker_url: str
+    bus_prefix: str
+    jwt_secret: str | None
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_public_key: str | None
+    jwt_leeway_seconds: int
+    max_body_bytes: int
+    relay_batch: int
+    consumer_max_attempts: int
+    log_level: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith("fgsqlite")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(service: str) -> Settings:
+    """Read settings for one service. ``<SERVICE>_DATABASE_URL`` wins over ``DATABASE_URL``.
+
+    The per-service variable lets the one-machine run (and the tests) start three services
+    from one environment while each still owns its own database.
+    """
+    prefix = service.upper()
+    default_db = f"sqlite:///{var_dir() / (service + '.db')}"
+    database_url = _env(f"{prefix}_DATABASE_URL") or _env("DATABASE_URL") or default_db
+    broker_url = _env("BROKER_URL") or f"fgsqlite:///{var_dir() / 'bus.db'}"
+    return Settings(
+        service=service,
+        database_url=database_url,
+        broker_url=broker_url,
+        bus_prefix=_env("FUNDGUARD_BUS_PREFIX", "fundguard"),
+        jwt_secret=_env("FUNDGUARD_JWT_SECRET"),
+        jwt_issuer=_env("FUNDGUARD_JWT_ISSUER", "fundguard-dev"),
+        jwt_audience=_env("FUNDGUARD_JWT_AUDIENCE", "fundguard"),
+        jwt_public_key=_env("FUNDGUARD_JWT_PUBLIC_KEY"),
+        jwt_leeway_seconds=int(_env("FUNDGUARD_JWT_LEEWAY", "30")),
+        max_body_bytes=int(_env("FUNDGUARD_MAX_BODY_BYTES", str(1024 * 1024))),
+        relay_batch=int(_env("FUNDGUARD_RELAY_BATCH", "200")),
+        consumer_max_attempts=int(_env("FUNDGUARD_CONSUMER_MAX_ATTEMPTS", "3")),
+        log_level=_env("FUNDGUARD_LOG_LEVEL", "INFO"),
+    )
