@@ -13,6 +13,7 @@ handler and record the event id. Delivery is at least once; the effect happens o
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Callable
@@ -49,7 +50,7 @@ class EventConsumer:
         try:
             event = parse_event(body)
         except EventRejected as rej:
-            self._dead_letter(body, rej.code, rej.reason, None)
+            self._dead_letter(body, rej.code, rej.reason, _raw_event_id(body))
             return "dead_lettered"
         last_error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
@@ -57,6 +58,8 @@ class EventConsumer:
                 with self.sessions() as session, session.begin():
                     outcome = self._apply(session, event, body)
                 EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
+                log.info("%s %s %s seq %s of %s", outcome, event.type, event.id, event.sequence,
+                         event.subject, extra={"request_id": event.correlation_id})
                 return outcome
             except IntegrityError as exc:
                 # a concurrent consumer recorded the same id first: that is a duplicate
@@ -168,6 +171,15 @@ class EventConsumer:
         self.dead_letter(body if isinstance(body, bytes) else text.encode("utf-8"), code, error,
                          event_id)
         log.error("dead-lettered event %s: %s %s", event_id, code, error)
+
+
+def _raw_event_id(body) -> str | None:
+    """The id of an event we cannot use, if its body says one (for the dead-letter record)."""
+    try:
+        value = json.loads(body).get("id")
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return str(value)[:64] if value else None
 
 
 def dead_letter_headers(consumer: str, code: str, error: str, event_id: str | None) -> dict:

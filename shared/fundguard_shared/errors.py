@@ -78,8 +78,8 @@ def register_error_handlers(app: Flask) -> None:
             extra["errors"] = data["messages"]
             if status == 422:
                 code = "validation_failed"
-        if status == 400 and isinstance(getattr(err, "description", None), str) \
-                and "JSON" in (err.description or ""):
+        if status == 400 and "Invalid JSON body." in str(extra.get("errors", "")) or (
+                status == 400 and "JSON" in str(getattr(err, "description", ""))):
             code, zh, en = "malformed_json", "请求体不是合法的 JSON", "Request body is not valid JSON"
         return problem(status, code, zh, en, **extra)
 

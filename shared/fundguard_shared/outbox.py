@@ -17,12 +17,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (BigInteger, func, Column, DateTime, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, insert, select, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from .events import Event, make_event
+from .metrics import OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,9 @@ class OutboxRelay:
     stay, and the next round sends them (at least once; consumers dedupe by event id).
     """
 
-    def __init__(self, engine: Engine, tables: MessagingTables, publisher, batch: int = 200):
+    def __init__(self, engine: Engine, tables: MessagingTables, publisher, batch: int = 200,
+                 service: str = "unknown"):
+        self.service = service
         self.engine = engine
         self.tables = tables
         self.publisher = publisher
@@ -169,12 +172,13 @@ class OutboxRelay:
                 raise
             conn.execute(update(t).where(t.c.id.in_([r.id for r in rows]))
                          .values(sent_at=utcnow(), attempts=t.c.attempts + 1, last_error=None))
-            return len(rows)
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        log.info("outbox: published %d event(s), last id %d", len(rows), rows[-1].id)
+        return len(rows)
 
     def pending(self) -> int:
         t = self.tables.outbox
         with self.engine.connect() as conn:
-            from sqlalchemy import func
             return conn.execute(select(func.count()).select_from(t)
                                 .where(t.c.sent_at.is_(None))).scalar_one()
 

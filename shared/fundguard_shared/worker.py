@@ -64,7 +64,7 @@ def run_worker(settings: Settings, engine, sessions, tables: MessagingTables,
             signal.signal(sig, lambda *_: stop.set())
     topology = topology_for(settings)
     relay = OutboxRelay(engine, tables, BusPublisher(settings.broker_url, topology),
-                        batch=settings.relay_batch)
+                        batch=settings.relay_batch, service=settings.service)
     threads = [threading.Thread(target=relay.run_forever, args=(stop,), name="outbox-relay",
                                 daemon=True)]
     threads += [threading.Thread(target=loop, args=(stop,), name=loop.__name__, daemon=True)

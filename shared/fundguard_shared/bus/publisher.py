@@ -19,6 +19,10 @@ from . import embedded  # noqa: F401  registers the fgsqlite:// transport with k
 log = logging.getLogger(__name__)
 
 
+# A dead letter carries the original bytes, which may not be JSON at all.
+DEAD_LETTER_CONTENT_TYPE = "application/octet-stream"
+
+
 class PublishFailed(Exception):
     pass
 
@@ -110,11 +114,11 @@ class BusPublisher:
         self._wait_confirms()
 
     def publish_raw(self, exchange, routing_key: str, body: bytes, headers: dict) -> None:
-        """Used by consumers to dead-letter; confirmed one by one (rare path)."""
+        """Dead-letter one raw body, confirmed (rare path); the reason travels in ``headers``."""
         self._connect()
         if self.amqp:
-            msg = amqp.Message(body, content_type="application/json", content_encoding="utf-8",
-                               delivery_mode=2, application_headers=headers)
+            msg = amqp.Message(body, content_type=DEAD_LETTER_CONTENT_TYPE, delivery_mode=2,
+                               application_headers=headers)
             self._channel.basic_publish(msg, exchange=exchange.name, routing_key=routing_key)
             self._next_tag += 1
             self._unconfirmed.add(self._next_tag)
@@ -122,8 +126,8 @@ class BusPublisher:
             self._wait_confirms()
         else:
             self._producer.publish(body, exchange=exchange, routing_key=routing_key,
-                             content_type="application/json", content_encoding="utf-8",
-                             headers=headers, delivery_mode=2)
+                                   content_type=DEAD_LETTER_CONTENT_TYPE,
+                                   content_encoding="binary", headers=headers, delivery_mode=2)
 
     def close(self) -> None:
         self.reset()
