@@ -21,6 +21,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs FUNDGUARD_TEST_BACKEND=real"))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "platform" in item.fixturenames:
+        item.funcargs["platform"].dump_stacks()
+
+
 @pytest.fixture(scope="session")
 def backend() -> str:
     return BACKEND

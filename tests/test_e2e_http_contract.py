@@ -54,15 +54,18 @@ def test_authentication_and_roles(platform, tokens):
     _problem(platform.call("GET", "inspection", path), 401, "token_missing")
     _problem(platform.call("GET", "inspection", path, "not.a.jwt"), 401, "token_invalid")
     forged = jwt.encode({"sub": "x", "role": "leader", "region": "510100", "iss": "fundguard-dev",
-                         "aud": "fundguard", "exp": int(time.time()) + 60}, "wrong-secret",
+                         "aud": "fundguard", "exp": int(time.time()) + 60,
+                         "iat": int(time.time())}, "wrong-secret" * 4,
                         algorithm="HS256")
     _problem(platform.call("GET", "inspection", path, forged), 401, "token_invalid")
     expired = jwt.encode({"sub": "x", "role": "leader", "region": "510100", "iss": "fundguard-dev",
-                          "aud": "fundguard", "exp": int(time.time()) - 3600},
+                          "aud": "fundguard", "exp": int(time.time()) - 3600,
+                          "iat": int(time.time()) - 7200},
                          platform.secret, algorithm="HS256")
     _problem(platform.call("GET", "inspection", path, expired), 401, "token_expired")
     unscoped = jwt.encode({"sub": "x", "role": "inspector", "iss": "fundguard-dev",
-                           "aud": "fundguard", "exp": int(time.time()) + 60},
+                           "aud": "fundguard", "exp": int(time.time()) + 60,
+                           "iat": int(time.time())},
                           platform.secret, algorithm="HS256")
     _problem(platform.call("GET", "inspection", path, unscoped), 401, "token_scope_invalid")
     # 401 comes before body validation

@@ -68,22 +68,66 @@ def issue_token(principal: Principal, secret: str, issuer: str, audience: str,
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def decode_token(token: str, *, secret: str | None, public_key: str | None, issuer: str,
-                 audience: str, leeway: int) -> Principal:
-    if public_key:
-        key, algorithms = public_key, ["RS256", "ES256"]
-    elif secret:
-        key, algorithms = secret, ["HS256"]
-    else:
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An issuer whose tokens this service accepts: the development issuer of the one-machine
+    run (HS256 shared secret) and/or an external identity provider (RS256/ES256 via a JWKS URL
+    or a configured public key)."""
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...]
+    key: str | None = None
+    jwks_url: str | None = None
+
+    def signing_key(self, token: str):
+        if self.jwks_url:
+            return _jwks_client(self.jwks_url).get_signing_key_from_jwt(token).key
+        return self.key
+
+
+_JWKS: dict[str, "jwt.PyJWKClient"] = {}
+
+
+def _jwks_client(url: str) -> "jwt.PyJWKClient":
+    if url not in _JWKS:  # caches keys; refetches on an unknown kid (key rotation)
+        _JWKS[url] = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+    return _JWKS[url]
+
+
+def trusted_issuers(settings) -> dict[str, TrustedIssuer]:
+    out = {}
+    if settings.jwt_secret:
+        out[settings.jwt_issuer] = TrustedIssuer(settings.jwt_issuer, settings.jwt_audience,
+                                                 ("HS256",), key=settings.jwt_secret)
+    if settings.oidc_issuer and (settings.oidc_jwks_url or settings.oidc_public_key):
+        out[settings.oidc_issuer] = TrustedIssuer(
+            settings.oidc_issuer, settings.oidc_audience or settings.jwt_audience,
+            ("RS256", "ES256"), key=settings.oidc_public_key, jwks_url=settings.oidc_jwks_url)
+    return out
+
+
+def decode_token(token: str, issuers: dict[str, TrustedIssuer], *, leeway: int,
+                 max_ttl: int) -> Principal:
+    if not issuers:
         raise ApiError(401, "auth_not_configured", "服务未配置令牌校验密钥",
                        "Token verification is not configured")
     try:
-        claims = jwt.decode(token, key, algorithms=algorithms, issuer=issuer, audience=audience,
-                            leeway=leeway, options={"require": ["exp", "iss", "aud", "sub"]})
-    except jwt.ExpiredSignatureError:
-        raise ApiError(401, "token_expired", "令牌已过期", "Token expired")
+        claimed = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.PyJWTError:
         raise ApiError(401, "token_invalid", "令牌无效", "Token invalid")
+    trusted = issuers.get(claimed) if isinstance(claimed, str) else None
+    if trusted is None:
+        raise ApiError(401, "token_invalid", "令牌签发方不受信任", "Token issuer not trusted")
+    try:
+        claims = jwt.decode(token, trusted.signing_key(token), algorithms=list(trusted.algorithms),
+                            issuer=trusted.issuer, audience=trusted.audience, leeway=leeway,
+                            options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise ApiError(401, "token_expired", "令牌已过期", "Token expired")
+    except (jwt.PyJWTError, ValueError):
+        raise ApiError(401, "token_invalid", "令牌无效", "Token invalid")
+    if int(claims["exp"]) - int(claims["iat"]) > max_ttl:
+        raise ApiError(401, "token_lifetime_too_long", "令牌有效期过长", "Token lifetime too long")
     principal = Principal(
         sub=str(claims["sub"]), role=str(claims.get("role", "")), region=claims.get("region"),
         department=claims.get("department"), institution_id=claims.get("institution_id"),
@@ -105,9 +149,9 @@ def authenticate() -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "token_missing", "缺少 Bearer 令牌", "Bearer token missing")
     s = current_app.config["SETTINGS"]
-    g.principal = decode_token(token.strip(), secret=s.jwt_secret, public_key=s.jwt_public_key,
-                               issuer=s.jwt_issuer, audience=s.jwt_audience,
-                               leeway=s.jwt_leeway_seconds)
+    issuers = current_app.config.setdefault("TRUSTED_ISSUERS", trusted_issuers(s))
+    g.principal = decode_token(token.strip(), issuers, leeway=s.jwt_leeway_seconds,
+                               max_ttl=s.jwt_max_ttl_seconds)
     return g.principal
 
 

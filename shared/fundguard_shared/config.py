@@ -27,8 +27,12 @@ class Settings:
     jwt_secret: str | None
     jwt_issuer: str
     jwt_audience: str
-    jwt_public_key: str | None
     jwt_leeway_seconds: int
+    jwt_max_ttl_seconds: int
+    oidc_issuer: str | None
+    oidc_audience: str | None
+    oidc_jwks_url: str | None
+    oidc_public_key: str | None
     max_body_bytes: int
     relay_batch: int
     consumer_max_attempts: int
@@ -62,8 +66,12 @@ def load_settings(service: str) -> Settings:
         jwt_secret=_env("FUNDGUARD_JWT_SECRET"),
         jwt_issuer=_env("FUNDGUARD_JWT_ISSUER", "fundguard-dev"),
         jwt_audience=_env("FUNDGUARD_JWT_AUDIENCE", "fundguard"),
-        jwt_public_key=_env("FUNDGUARD_JWT_PUBLIC_KEY"),
         jwt_leeway_seconds=int(_env("FUNDGUARD_JWT_LEEWAY", "30")),
+        jwt_max_ttl_seconds=int(_env("FUNDGUARD_JWT_MAX_TTL", str(12 * 3600))),
+        oidc_issuer=_env("FUNDGUARD_OIDC_ISSUER"),
+        oidc_audience=_env("FUNDGUARD_OIDC_AUDIENCE"),
+        oidc_jwks_url=_env("FUNDGUARD_OIDC_JWKS_URL"),
+        oidc_public_key=_env("FUNDGUARD_OIDC_PUBLIC_KEY"),
         max_body_bytes=int(_env("FUNDGUARD_MAX_BODY_BYTES", str(1024 * 1024))),
         relay_batch=int(_env("FUNDGUARD_RELAY_BATCH", "200")),
         consumer_max_attempts=int(_env("FUNDGUARD_CONSUMER_MAX_ATTEMPTS", "3")),

@@ -6,6 +6,7 @@ everything cleanly; a SIGKILL loses nothing (outbox rows stay unsent; unacked me
 """
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import threading
@@ -60,6 +61,8 @@ def run_worker(settings: Settings, engine, sessions, tables: MessagingTables,
     setup_logging(f"{settings.service}-worker", settings.log_level)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
+        # operators (and the test harness on a failure) get every thread's stack with SIGUSR1
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     topology = topology_for(settings)

@@ -120,6 +120,13 @@ class Platform:
             pass
         proc.wait(timeout=20)
 
+    def dump_stacks(self) -> None:
+        """Ask every worker for its threads' stacks (written to its log)."""
+        for name, proc in self.procs.items():
+            if name.endswith("-worker") and proc.poll() is None:
+                os.kill(proc.pid, signal.SIGUSR1)
+        time.sleep(0.5)
+
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.time() + timeout
         for s in SERVICES:

@@ -64,8 +64,8 @@ class BusPublisher:
         if conn is not None:
             try:
                 conn.release()
-            except Exception:  # already broken
-                pass
+            except Exception as exc:  # already broken: nothing left to release
+                log.debug("release after failure: %s", exc)
 
     def _on_ack(self, delivery_tag, multiple):
         if multiple:
