@@ -27,16 +27,18 @@ class FindingIn(Schema):
     party_type = fields.String(load_default="entity", validate=validate.OneOf(PARTY_TYPES))
     violation_type = fields.String(required=True, validate=validate.OneOf(sorted(VIOLATION_TYPES)))
     amount = fields.Decimal(required=True, places=2, as_string=True,
-                            validate=validate.Range(min=0, max=10**11))
+                            metadata={"description": "元, 0 – 100,000,000,000"})
     description = fields.String(required=True, validate=validate.Length(1, 10000))
     source = fields.String(load_default="flight_inspection", validate=validate.OneOf(SOURCES))
     act_date = fields.Date(load_default=None, allow_none=True)
     department = fields.String(load_default=None, validate=validate.Length(1, 64))
 
     @validates("amount")
-    def _finite(self, value, **_):
-        if not value.is_finite():
-            raise ValidationError("金额必须是有限数值 / amount must be finite")
+    def _amount_range(self, value, **_):
+        # checked here, not with validate.Range: apispec would print the Decimal bounds as
+        # strings, which is not valid OpenAPI for a string-encoded decimal
+        if not value.is_finite() or not (0 <= value <= 10**11):
+            raise ValidationError("金额须在 0 至 1000 亿元之间 / amount must be between 0 and 1e11")
 
 
 class FindingOut(Schema):
