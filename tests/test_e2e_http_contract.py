@@ -42,6 +42,9 @@ def test_bad_input_is_rejected_and_nothing_written(platform, tokens):
     _problem(post(json=finding_body(amount="NaN")), 422, "validation_failed")
     _problem(post(json=finding_body(description="x" * 2_000_000)), 413, "payload_too_large")
     _problem(post(json=["a", "list"]), 422, "validation_failed")
+    _problem(post(json=finding_body(description="空\u0000字符")), 422, "nul_character")
+    _problem(platform.call("GET", "inspection", "/api/v1/findings?page=1%00", insp), 422,
+             "nul_character")
     _problem(platform.call("GET", "inspection", "/api/v1/findings/does-not-exist", insp), 404,
              "not_found")
     _problem(platform.call("GET", "inspection", "/api/v1/findings?per_page=100000", insp), 422,

@@ -8,12 +8,13 @@ from typing import Callable
 
 from flask import Flask, Response, g, request, send_from_directory
 from flask_smorest import Api
+from marshmallow import fields
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 
 from .config import Settings
-from .errors import register_error_handlers
+from .errors import ApiError, register_error_handlers
 from .logs import request_id_var, setup_logging
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -25,6 +26,17 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' "
                                "'unsafe-inline'; script-src 'self' 'unsafe-inline'",
 }
+
+
+def _refuse_nul_characters() -> None:
+    """PostgreSQL text cannot hold U+0000; refuse it up front (422) instead of failing late."""
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v
+                                      for k, v in request.args.items(multi=True)):
+        raise ApiError(422, "nul_character", "请求中含有空字符（U+0000）",
+                       "The request contains a NUL character (U+0000)")
+    if request.mimetype == "application/json" and b"\\u0000" in request.get_data(cache=True):
+        raise ApiError(422, "nul_character", "请求中含有空字符（U+0000）",
+                       "The request contains a NUL character (U+0000)")
 
 
 def create_base_app(name: str, title: str, settings: Settings, engine,
@@ -50,6 +62,8 @@ def create_base_app(name: str, title: str, settings: Settings, engine,
     )
     app.json.ensure_ascii = False
     api = Api(app)
+    # amounts travel as decimal strings ("1234.50"): document them so (apispec says "number")
+    api.register_field(fields.Decimal, "string", "decimal")
     register_error_handlers(app)
 
     @app.before_request
@@ -57,6 +71,7 @@ def create_base_app(name: str, title: str, settings: Settings, engine,
         g.request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
         g.started = time.perf_counter()
         request_id_var.set(g.request_id)
+        _refuse_nul_characters()
 
     @app.after_request
     def _finish(resp: Response):
