@@ -1,0 +1,79 @@
+"""Every object endpoint × every role × own/foreign scope: an object outside the caller's scope
+answers 404 (or 403 for a role the endpoint never admits), never its data.
+
+The endpoints are read from each service's OpenAPI, so a new object endpoint is covered as soon
+as it exists — and fails here until its path parameter has an object factory below."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.helpers import case_for_finding, inbox_entries, record_finding
+from tests.support.platform import SERVICES, wait_for
+
+pytestmark = pytest.mark.platform
+
+OWN = ("inspector", "leader", "legal_reviewer", "panel_member", "institution")
+FOREIGN = ("inspector_other_dept", "inspector_other_region", "leader_other_region",
+           "institution_other")
+
+
+# Roles that must see the in-scope object (200); the other own-scope roles may get 403/404.
+MUST_SEE = {
+    "/api/v1/findings/{finding_id}": {"inspector", "leader"},
+    "/api/v1/cases/{case_id}": {"inspector", "leader", "legal_reviewer", "panel_member",
+                                "institution"},
+    "/api/v1/cases/{case_id}/audit": {"inspector", "leader"},
+}
+
+
+@pytest.fixture(scope="module")
+def objects(platform, tokens):
+    """One object of each kind, all in scope of region 510100 / 稽核一科 / institution H5101001."""
+    finding = record_finding(platform, tokens["inspector"])
+    case = case_for_finding(platform, tokens["leader"], finding["id"])
+    note = wait_for(lambda: inbox_entries(platform, tokens["leader"], case["id"]), what="inbox")[0]
+    return {"finding_id": finding["id"], "case_id": case["id"], "notification_id": note["id"]}
+
+
+def _object_endpoints(platform, service):
+    spec = platform.call("GET", service, "/api/v1/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        params = re.findall(r"{(\w+)}", path)
+        if len(params) == 1:
+            for method in ("get", "post", "put", "patch", "delete"):
+                if method in ops:
+                    yield method.upper(), path, params[0]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_object_outside_scope_is_404_for_every_role(platform, tokens, objects, service):
+    checked, unknown = 0, []
+    for method, path, param in _object_endpoints(platform, service):
+        if param not in objects:
+            unknown.append(path)
+            continue
+        url = path.replace("{" + param + "}", objects[param])
+        if method != "GET":
+            # writes: a foreign caller never succeeds (404 after auth, or 4xx on its body)
+            for who in FOREIGN:
+                r = platform.call(method, service, url, tokens[who], json={})
+                assert 400 <= r.status_code < 500 and r.status_code != 409, \
+                    f"{who} {method} {url}: {r.status_code}"
+                checked += 1
+            continue
+        for who in FOREIGN:
+            r = platform.call("GET", service, url, tokens[who])
+            assert r.status_code in (403, 404), f"{who} GET {url}: {r.status_code} {r.text[:200]}"
+            checked += 1
+        for who in OWN + ("admin",):
+            r = platform.call("GET", service, url, tokens[who])
+            assert r.status_code in (200, 403, 404), f"{who} GET {url}: {r.status_code}"
+            if who in MUST_SEE.get(path, ()):
+                assert r.status_code == 200, f"{who} GET {url}: {r.status_code}"
+            if r.status_code == 200 and not path.endswith("/audit") and path in MUST_SEE:
+                assert objects[param] in r.text
+            checked += 1
+    assert not unknown, f"object endpoints without a factory in this test: {unknown}"
+    assert checked > 0
