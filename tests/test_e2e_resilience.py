@@ -130,6 +130,23 @@ def test_broker_unreachable_then_back_loses_nothing(platform, tokens):
     assert all(_cases_for(platform, f["id"]) == 1 for f in findings)
 
 
+@pytest.mark.real_only
+def test_silent_partition_is_detected_by_heartbeats_and_nothing_is_lost(platform, tokens):
+    """Connections stay open but carry nothing (a dead NAT entry, a pulled cable): workers
+    notice by missed heartbeats, reconnect when the network is back, and deliver everything."""
+    platform.proxy.blackhole()
+    try:
+        finding = record_finding(platform, tokens["inspector"])
+        time.sleep(14)  # > 2 heartbeat intervals of 4 s: every worker has given up its link
+        assert _cases_for(platform, finding["id"]) == 0
+    finally:
+        platform.proxy.restore()
+    case = case_for_finding(platform, tokens["leader"], finding["id"], timeout=60)
+    wait_for(lambda: inbox_entries(platform, tokens["leader"], case["id"]), timeout=60,
+             what="inbox after partition")
+    assert "consumer connection lost" in platform.log("cases-worker")
+
+
 def test_worker_killed_mid_stream_every_event_has_its_effect_once(platform, tokens):
     ids = [record_finding(platform, tokens["inspector"], description=f"批量 {i}")["id"]
            for i in range(40)]

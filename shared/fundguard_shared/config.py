@@ -34,6 +34,7 @@ class Settings:
     oidc_jwks_url: str | None
     oidc_public_key: str | None
     max_body_bytes: int
+    broker_heartbeat: int
     relay_batch: int
     consumer_max_attempts: int
     log_level: str
@@ -73,6 +74,7 @@ def load_settings(service: str) -> Settings:
         oidc_jwks_url=_env("FUNDGUARD_OIDC_JWKS_URL"),
         oidc_public_key=_env("FUNDGUARD_OIDC_PUBLIC_KEY"),
         max_body_bytes=int(_env("FUNDGUARD_MAX_BODY_BYTES", str(1024 * 1024))),
+        broker_heartbeat=int(_env("FUNDGUARD_BROKER_HEARTBEAT", "20")),
         relay_batch=int(_env("FUNDGUARD_RELAY_BATCH", "200")),
         consumer_max_attempts=int(_env("FUNDGUARD_CONSUMER_MAX_ATTEMPTS", "3")),
         log_level=_env("FUNDGUARD_LOG_LEVEL", "INFO"),

@@ -1,7 +1,9 @@
 """Engine creation for both backends. SQLite gets WAL, a busy timeout and foreign keys."""
 from __future__ import annotations
 
-from sqlalchemy import create_engine, event
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -37,3 +39,28 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that is always timezone-aware UTC in Python, on both backends.
+
+    SQLite hands ``DateTime(timezone=True)`` values back naive; everything fundguard stores is
+    UTC, so naive values are marked UTC on the way out and converted to UTC on the way in. API
+    responses then always carry an offset (RFC 3339).
+    """
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        if value is not None and dialect.name == "sqlite":
+            value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)

@@ -194,3 +194,7 @@ def parse_event(body: bytes | str | dict) -> Event:
                  occurred_at=env["occurred_at"], producer=env["producer"],
                  correlation_id=env["correlation_id"], subject=env["subject"],
                  sequence=env["sequence"], actor=env["actor"], payload=payload)
+
+
+# Event families of the individual services (each module registers its schemas on import).
+from . import events_cases  # noqa: E402,F401

@@ -189,6 +189,8 @@ class OutboxRelay:
                 sent = self.run_once()
                 backoff = 0.1
                 if sent < self.batch:
+                    if not sent:
+                        self.publisher.keepalive()
                     stop.wait(idle_sleep)
             except Exception:
                 stop.wait(backoff)

@@ -66,7 +66,8 @@ def run_worker(settings: Settings, engine, sessions, tables: MessagingTables,
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     topology = topology_for(settings)
-    relay = OutboxRelay(engine, tables, BusPublisher(settings.broker_url, topology),
+    relay = OutboxRelay(engine, tables, BusPublisher(settings.broker_url, topology,
+                                                     heartbeat=settings.broker_heartbeat),
                         batch=settings.relay_batch, service=settings.service)
     threads = [threading.Thread(target=relay.run_forever, args=(stop,), name="outbox-relay",
                                 daemon=True)]
@@ -75,7 +76,8 @@ def run_worker(settings: Settings, engine, sessions, tables: MessagingTables,
     for t in threads:
         t.start()
     consumer = make_consumer(settings, sessions, tables, handlers,
-                             BusPublisher(settings.broker_url, topology))
+                             BusPublisher(settings.broker_url, topology,
+                                          heartbeat=settings.broker_heartbeat))
     queue = topology.queue_for(settings.service)
     log.info("worker started: queue %s, broker %s", queue.name,
              settings.broker_url.split("@")[-1])
@@ -83,7 +85,8 @@ def run_worker(settings: Settings, engine, sessions, tables: MessagingTables,
     first = True
     while not stop.is_set():
         try:
-            with Connection(settings.broker_url, connect_timeout=5) as conn:
+            with Connection(settings.broker_url, connect_timeout=5,
+                            heartbeat=settings.broker_heartbeat) as conn:
                 conn.ensure_connection(max_retries=1)
                 channel = conn.channel()
                 topology.declare(channel)
@@ -104,7 +107,10 @@ def run_worker(settings: Settings, engine, sessions, tables: MessagingTables,
                         try:
                             conn.drain_events(timeout=0.5)
                         except TimeoutError:
-                            continue
+                            pass
+                        # a half-open TCP connection (peer gone without a FIN) shows up as
+                        # missed heartbeats: this raises, and the loop reconnects
+                        conn.heartbeat_check()
         except Exception as exc:
             if stop.is_set():
                 break

@@ -59,6 +59,8 @@ class Platform:
             "FUNDGUARD_LOG_LEVEL": "INFO",
             "WEB_CONCURRENCY": str(web_workers),
             "PYTHONUNBUFFERED": "1",
+            # short heartbeats so a silent partition is noticed within seconds in the tests
+            "FUNDGUARD_BROKER_HEARTBEAT": "4",
         })
         for key in ("DATABASE_URL", "BROKER_URL", "FUNDGUARD_BUS_PREFIX"):
             env.pop(key, None)
@@ -121,10 +123,21 @@ class Platform:
         proc.wait(timeout=20)
 
     def dump_stacks(self) -> None:
-        """Ask every worker for its threads' stacks (written to its log)."""
+        """Ask every worker for its threads' stacks (written to its log), and on RabbitMQ
+        record the run's queues (ready / unacked / consumers) in logs/broker.log."""
         for name, proc in self.procs.items():
             if name.endswith("-worker") and proc.poll() is None:
                 os.kill(proc.pid, signal.SIGUSR1)
+        if self.backend == "real":
+            try:
+                out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name", "messages_ready",
+                                      "messages_unacknowledged", "consumers"],
+                                     capture_output=True, text=True, timeout=60).stdout
+                with open(self.workdir / "logs" / "broker.log", "a") as fh:
+                    fh.write(time.strftime("%H:%M:%S ") + "\n".join(
+                        line for line in out.splitlines() if self.run_id in line) + "\n")
+            except (OSError, subprocess.SubprocessError):
+                pass
         time.sleep(0.5)
 
     def wait_ready(self, timeout: float = 60) -> None:

@@ -14,6 +14,7 @@ class TcpProxy:
         self.listener.bind(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.listener.listen(64)
+        self._blackhole = threading.Event()
         self._up = threading.Event()
         self._up.set()
         self._conns: list[socket.socket] = []
@@ -31,6 +32,7 @@ class TcpProxy:
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)  # idle AMQP connections are normal: never time out
             except OSError:
                 client.close()
                 continue
@@ -39,22 +41,25 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                dst.sendall(data)
+                if not self._blackhole.is_set():
+                    dst.sendall(data)
         except OSError:
             pass
         finally:
+            # shutdown() first: close() alone sends no FIN while the other pipe thread is still
+            # blocked in recv() on the same socket, and the peer would never learn it is gone
             for s in (src, dst):
                 try:
-                    s.close()
+                    s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                s.close()
 
     def cut(self) -> None:
         """Broker unreachable: drop every open connection and refuse new ones."""
@@ -68,7 +73,12 @@ class TcpProxy:
                 pass
             s.close()
 
+    def blackhole(self) -> None:
+        """A silent partition: connections stay open, every byte is dropped (no FIN, no RST)."""
+        self._blackhole.set()
+
     def restore(self) -> None:
+        self._blackhole.clear()
         self._up.set()
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """HTTP resources of the cases service (thin: parse, scope, call service, map errors)."""
 from __future__ import annotations
 
-from flask import g, request
+from decimal import Decimal
+
+from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -12,10 +14,10 @@ from fundguard_shared.auth import require
 from fundguard_shared.errors import ApiError
 from fundguard_shared.pagination import PageArgs, page_query
 
-from . import audit, service
-from .models import AuditEntry, Case
+from . import audit, clock, dashboard, deadlines, service
+from .models import AuditEntry, Case, Recusal
 from .runtime import runtime
-from .workflow import TransitionRejected, allowed_actions, definition, mermaid
+from .workflow import WORKFLOW_VERSION, TransitionRejected, allowed_actions, definition, mermaid
 
 ALL_CASE_ROLES = ("inspector", "leader", "legal_reviewer", "panel_member", "institution")
 
@@ -45,9 +47,15 @@ class CaseOut(Schema):
 
 class CaseDetail(CaseOut):
     actions = fields.Method("_actions")
+    records = fields.Method("_records")
 
     def _actions(self, case):
+        """Moves of the procedure this caller may make now."""
         return allowed_actions(case, g.principal)
+
+    def _records(self, case):
+        """Record steps (vote, payment, appeal, recusal...) this caller may take in this state."""
+        return allowed_actions(case, g.principal, records=True)
 
 
 class CaseList(Schema):
@@ -55,6 +63,93 @@ class CaseList(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+class DeadlineOut(Schema):
+    id = fields.String()
+    kind = fields.String()
+    label = fields.Function(lambda d: deadlines.LABELS.get(d.kind, d.kind))
+    n = fields.Integer()
+    unit = fields.String()
+    started_on = fields.Date()
+    due_on = fields.Date(allow_none=True)
+    status = fields.String()
+    note = fields.String()
+    paused_on = fields.Date(allow_none=True)
+    closed_on = fields.Date(allow_none=True)
+    remaining_days = fields.Function(lambda d: deadlines.remaining(d, clock.today()))
+
+
+class SanctionOut(Schema):
+    id = fields.String()
+    stage = fields.String()
+    track = fields.String()
+    kind = fields.String()
+    article = fields.String()
+    amount = fields.Decimal(as_string=True, places=2, allow_none=True)
+    months = fields.Integer(allow_none=True)
+    years = fields.Integer(allow_none=True)
+    tier = fields.String(allow_none=True)
+    act = fields.String()
+    current = fields.Boolean()
+
+
+class FileOut(Schema):
+    """The case file: what every step produced."""
+    details = fields.Method("_details")
+    officers = fields.Method("_officers")
+    recusals = fields.Method("_recusals")
+    sanctions = fields.List(fields.Nested(SanctionOut))
+    reviews = fields.Method("_reviews")
+    panel = fields.Method("_panel")
+    deadlines = fields.List(fields.Nested(DeadlineOut))
+    pauses = fields.Method("_pauses")
+    appeals = fields.Method("_appeals")
+    payments = fields.Method("_payments")
+    decision_deadline = fields.Method("_decision_deadline")
+
+    @staticmethod
+    def _cols(row, skip=()):
+        if row is None:
+            return None
+        out = {}
+        for c in row.__table__.columns:
+            if c.name in skip:
+                continue
+            v = getattr(row, c.name)
+            out[c.name] = v.isoformat() if hasattr(v, "isoformat") else str(v) if isinstance(v, Decimal) else v
+        return out
+
+    def _details(self, f):
+        skip = ("defence_text",) if g.principal.role == "institution" else ()
+        return self._cols(f.details, skip)
+
+    def _officers(self, f):
+        return [self._cols(o) for o in f.officers]
+
+    def _recusals(self, f):
+        return [self._cols(r) for r in getattr(f, "recusals", [])]
+
+    def _reviews(self, f):
+        return [self._cols(r) for r in f.reviews]
+
+    def _panel(self, f):
+        if f.panel is None:
+            return None
+        return {**self._cols(f.panel), "votes": [self._cols(v) for v in f.votes]}
+
+    def _pauses(self, f):
+        return [self._cols(p) for p in f.pauses]
+
+    def _appeals(self, f):
+        return [self._cols(a) for a in f.appeals]
+
+    def _payments(self, f):
+        return [self._cols(p) for p in f.payments]
+
+    def _decision_deadline(self, f):
+        d = getattr(f, "decision_deadline", None)
+        return d.isoformat() if d else None
 
 
 class CaseListArgs(PageArgs):
@@ -173,6 +268,34 @@ class CaseTransitions(MethodView):
             raise ApiError(status, code, zh, en, **rej.info)
 
 
+@blp.route("/<string:case_id>/file")
+class CaseFileView(MethodView):
+    @require(*ALL_CASE_ROLES)
+    @blp.response(200, FileOut)
+    def get(self, case_id):
+        """The case file: officers, recusals, sanctions per stage, reviews, panel and votes,
+        clocks, pauses, appeals, payments."""
+        with runtime().sessions() as session:
+            case = _load(session, case_id)
+            ctx = service.context(session, case, g.principal)
+            f = ctx.facts
+            f.recusals = session.execute(select(Recusal).where(Recusal.case_id == case.id)
+                                         .order_by(Recusal.decided_on)).scalars().all()
+            from .guards import decision_deadline_of
+            f.decision_deadline = decision_deadline_of(ctx)
+            return f
+
+
+@blp.route("/<string:case_id>/deadlines")
+class CaseDeadlines(MethodView):
+    @require(*ALL_CASE_ROLES)
+    @blp.response(200, DeadlineOut(many=True))
+    def get(self, case_id):
+        with runtime().sessions() as session:
+            case = _load(session, case_id)
+            return service.load_file(session, case).deadlines
+
+
 @blp.route("/<string:case_id>/audit")
 class CaseAudit(MethodView):
     @require(*ALL_CASE_ROLES)
@@ -203,4 +326,122 @@ class Diagram(MethodView):
     @wf.response(200)
     def get(self):
         """The case state machine as a mermaid diagram (no auth: it is the published procedure)."""
-        return {"version": definition(1).version, "mermaid": mermaid()}
+        defn = definition(WORKFLOW_VERSION)
+        return {"version": defn.version, "mermaid": mermaid(),
+                "states": [{"name": k, "label": v, "final": k in defn.final} for k, v in defn.states.items()],
+                "steps": [{"trigger": st.trigger, "label": st.label_zh, "from": list(st.source),
+                           "to": st.dest, "record": st.is_record, "roles": list(st.roles),
+                           "guards": [gd.__name__ for gd in st.guards]} for st in defn.steps]}
+
+
+# ---- leadership dashboard ------------------------------------------------------------------------
+
+dash = Blueprint("dashboard", __name__, url_prefix="/api/v1/dashboard",
+                 description="领导看板 / Leadership dashboard (scoped to the caller's region)")
+
+
+class CountsArgs(Schema):
+    by = fields.String(load_default="state", validate=validate.OneOf(dashboard.GROUPINGS))
+
+
+class CountOut(Schema):
+    key = fields.String()
+    label = fields.String()
+    count = fields.Integer()
+
+
+class OverdueOut(Schema):
+    deadline_id = fields.String()
+    case_id = fields.String()
+    case_number = fields.String()
+    kind = fields.String()
+    label = fields.String()
+    due_on = fields.Date(allow_none=True)
+    status = fields.String()
+    note = fields.String()
+    institution_id = fields.String()
+    institution_name = fields.String()
+    region = fields.String()
+    department = fields.String()
+    state = fields.String()
+
+
+class AmountsOut(Schema):
+    fines_decided = fields.String()
+    recovery_decided = fields.String()
+    liquidated_damages_decided = fields.String()
+    fines_paid = fields.String()
+    surcharge_paid = fields.String()
+    recovered = fields.String()
+    liquidated_damages_paid = fields.String()
+
+
+@dash.route("/counts")
+class DashCounts(MethodView):
+    @require("leader")
+    @dash.arguments(CountsArgs, location="query")
+    @dash.response(200, CountOut(many=True))
+    def get(self, args):
+        """Cases by state / region / institution / sanction type."""
+        with runtime().sessions() as session:
+            return dashboard.counts(session, g.principal, args["by"])
+
+
+@dash.route("/overdue")
+class DashOverdue(MethodView):
+    @require("leader")
+    @dash.response(200, OverdueOut(many=True))
+    def get(self):
+        """Overdue clocks, and clocks waiting for a calendar year to be loaded."""
+        with runtime().sessions() as session:
+            return dashboard.overdue(session, g.principal)
+
+
+@dash.route("/amounts")
+class DashAmounts(MethodView):
+    @require("leader")
+    @dash.response(200, AmountsOut)
+    def get(self):
+        """Amounts decided (fines, recovery, 违约金) and received."""
+        with runtime().sessions() as session:
+            return dashboard.amounts(session, g.principal)
+
+
+@dash.route("/export.csv")
+class DashExport(MethodView):
+    @require("leader")
+    @dash.response(200, content_type="text/csv")
+    def get(self):
+        """Every case in scope as CSV (UTF-8 with BOM for spreadsheet programs)."""
+        with runtime().sessions() as session:
+            body = dashboard.export_csv(session, g.principal)
+        return Response("\ufeff" + body, mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=cases.csv"})
+
+
+# ---- admin: working-day calendar years -----------------------------------------------------------
+
+cal = Blueprint("calendar", __name__, url_prefix="/api/v1/calendar",
+                description="工作日历 / Working-day calendar (years after the package's range)")
+
+
+class YearIn(Schema):
+    year = fields.Integer(required=True)
+    holidays = fields.List(fields.String(), required=True)
+    workdays = fields.List(fields.String(), required=True)
+    source = fields.String(required=True)
+
+
+@cal.route("/years")
+class CalendarYears(MethodView):
+    @require("admin")
+    @cal.arguments(YearIn)
+    @cal.response(201)
+    def post(self, body):
+        """Load the State Council's arrangement for a year (e.g. 2027)."""
+        try:
+            with runtime().sessions() as session, session.begin():
+                year = deadlines.load_calendar_year(session, body, g.principal.sub)
+        except ValueError as exc:
+            raise ApiError(422, "calendar_invalid", str(exc), str(exc))
+        return {"year": year}

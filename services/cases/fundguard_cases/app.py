@@ -12,4 +12,6 @@ def create_app():
                                    rt.engine, broker_check(rt.settings))
     smorest.register_blueprint(api.blp)
     smorest.register_blueprint(api.wf)
+    smorest.register_blueprint(api.dash)
+    smorest.register_blueprint(api.cal)
     return app

@@ -28,8 +28,33 @@ def _verify(args) -> int:
     return 1 if bad else 0
 
 
+def _tick(args) -> int:
+    from .runtime import runtime
+    from .worker import run_tick
+    print(json.dumps(run_tick(runtime().sessions)))
+    return 0
+
+
+def _calendar_configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="JSON: {year, holidays, workdays, source}")
+
+
+def _load_calendar(args) -> int:
+    from . import deadlines
+    from .runtime import runtime
+    with open(args.file, encoding="utf-8") as fh:
+        text = fh.read()
+    with runtime().sessions() as session, session.begin():
+        year = deadlines.load_calendar_year(session, text, "cli")
+    print(f"calendar {year} loaded / {year} 年工作日历已加载")
+    return 0
+
+
 def main() -> None:
     from .worker import main as worker_main
     sys.exit(service_main("cases", "fundguard_cases", worker_main, extra={
         "verify-audit": ("verify the audit hash chains / 校验审计链", _verify, _verify_configure),
+        "tick": ("run one deadline-scheduler round / 执行一次期限检查", _tick, lambda p: None),
+        "load-calendar": ("load a year's working-day arrangement / 加载工作日历", _load_calendar,
+                          _calendar_configure),
     }))

@@ -2,6 +2,11 @@
 outbox in the caller's transaction. Views and event handlers call these; nothing else writes."""
 from __future__ import annotations
 
+import json
+import os
+from datetime import date, timedelta, timezone
+from functools import lru_cache
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,9 +14,13 @@ from fundguard_shared.auth import Principal
 from fundguard_shared.events import Event
 from fundguard_shared.outbox import add_event, utcnow
 
-from . import audit
-from .models import MESSAGING, SERVICE, Case, CaseNumber
-from .workflow import WORKFLOW_VERSION, Context, definition, fire
+from . import audit, clock, eventtypes  # noqa: F401  (eventtypes registers the payload schemas)
+from .deadlines import calendar_for
+from .effects import EFFECTS
+from .models import (MESSAGING, SERVICE, Appeal, Case, CaseDetails, CaseNumber, Deadline,
+                     LegalReview, Officer, PanelSession, PanelVote, Pause, Payment, SanctionRecord)
+from .rules.legal import LegalParams, params
+from .workflow import WORKFLOW_VERSION, CaseFile, Context, definition, fire
 
 SYSTEM = Principal(sub="system", role="admin")
 
@@ -65,6 +74,7 @@ def open_clue_from_finding(session: Session, event: Event) -> Case | None:
         source_event_id=event.id, finding_id=p["finding_id"], act_date=p.get("act_date"))
     session.add(case)
     session.flush()
+    session.add(CaseDetails(case_id=case.id, clue_received_on=_china_date(event.occurred_at)))
     audit.append(session, case.id, actor=event.actor, actor_role="system", action="register",
                  from_state=None, to_state=case.state, reason=f"线索来源：{p['source']}",
                  request_id=event.correlation_id)
@@ -79,10 +89,59 @@ def open_clue_from_finding(session: Session, event: Event) -> Case | None:
     return case
 
 
+def _china_date(at) -> date:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(timezone(timedelta(hours=8))).date()
+
+
+@lru_cache(maxsize=1)
+def legal_params() -> LegalParams:
+    """The legal table of this deployment's area: defaults with CASES_LEGAL_OVERRIDES (JSON, e.g.
+    {"defence_window": 3, "hearing_threshold_entity": 50000}) merged over them."""
+    raw = os.environ.get("CASES_LEGAL_OVERRIDES", "").strip()
+    return params(json.loads(raw) if raw else None)
+
+
+def load_file(session: Session, case: Case) -> CaseFile:
+    """Everything the guards may need about one case, in a few queries."""
+    details = session.get(CaseDetails, case.id)
+    if details is None:  # a case registered before the details table existed
+        details = CaseDetails(case_id=case.id, procedure="ordinary", clue_received_on=_china_date(case.created_at),
+                              health_harm=False, behaviours="", complex_case=False, major_violation=False,
+                              major_public_interest=False, hearing_offered=False, rights_waived=False,
+                              defence_rechecked=False, routes_stated=True, decision_extended_by_leader=False)
+        session.add(details)
+
+    def rows(model, *order):
+        return list(session.execute(select(model).where(model.case_id == case.id).order_by(*order)).scalars())
+
+    panel = session.execute(select(PanelSession).where(PanelSession.case_id == case.id)
+                            .order_by(PanelSession.convened_on.desc(), PanelSession.id).limit(1)).scalar_one_or_none()
+    votes = list(session.execute(select(PanelVote).where(PanelVote.session_id == panel.id)
+                                 .order_by(PanelVote.member)).scalars()) if panel else []
+    return CaseFile(details=details, officers=rows(Officer, Officer.assigned_on, Officer.officer_id),
+                    sanctions=rows(SanctionRecord, SanctionRecord.created_at), reviews=rows(LegalReview, LegalReview.round),
+                    panel=panel, votes=votes, pauses=rows(Pause, Pause.started_on),
+                    payments=rows(Payment, Payment.paid_on), appeals=rows(Appeal, Appeal.filed_on),
+                    deadlines=rows(Deadline, Deadline.started_on))
+
+
+def context(session: Session, case: Case, actor: Principal, reason: str = "", data: dict | None = None,
+            today: date | None = None) -> Context:
+    return Context(case, actor, reason or "", data or {}, facts=load_file(session, case),
+                   today=today or clock.today(), calendar=calendar_for(session), params=legal_params())
+
+
 def transition(session: Session, case: Case, trigger: str, actor: Principal, reason: str,
-               request_id: str, data: dict | None = None) -> tuple[str, str]:
-    """Fire a trigger on a loaded case and write state, audit entry and event together."""
-    before, after = fire(case, trigger, Context(case, actor, reason or "", data or {}))
+               request_id: str, data: dict | None = None, today: date | None = None) -> tuple[str, str]:
+    """Fire a trigger on a loaded case and write state, what the step produces, the audit entry
+    and the event together (the caller's transaction)."""
+    ctx = context(session, case, actor, reason, data, today)
+    before, after = fire(case, trigger, ctx)
+    effect = EFFECTS.get(trigger)
+    if effect is not None:
+        effect(session, case, ctx)
     case.updated_at = utcnow()
     session.flush()  # bumps version (optimistic lock): a concurrent writer gets StaleDataError
     audit.append(session, case.id, actor=actor.sub, actor_role=actor.role, action=trigger,

@@ -28,7 +28,9 @@ class PublishFailed(Exception):
 
 
 class BusPublisher:
-    def __init__(self, broker_url: str, topology: Topology, confirm_timeout: float = 10.0):
+    def __init__(self, broker_url: str, topology: Topology, confirm_timeout: float = 10.0,
+                 heartbeat: int = 0):
+        self.heartbeat = heartbeat
         self.broker_url = broker_url
         self.topology = topology
         self.confirm_timeout = confirm_timeout
@@ -44,8 +46,7 @@ class BusPublisher:
     def _connect(self) -> None:
         if self._conn is not None:
             return
-        conn = Connection(self.broker_url, connect_timeout=5,
-                          transport_options={"max_retries": 1})
+        conn = Connection(self.broker_url, connect_timeout=5, heartbeat=self.heartbeat)
         conn.ensure_connection(max_retries=1)
         channel = conn.channel()
         self.topology.declare(channel)
@@ -89,6 +90,7 @@ class BusPublisher:
         """Publish (routing_key, json_body) pairs; return only when all are confirmed."""
         try:
             self._connect()
+            self._conn.heartbeat_check()  # a dead connection fails here, not in a lost publish
             if self.amqp:
                 self._publish_amqp(events)
             else:
@@ -113,8 +115,25 @@ class BusPublisher:
             self._unconfirmed.add(self._next_tag)
         self._wait_confirms()
 
+    def keepalive(self) -> None:
+        """Called while idle: sends a heartbeat when due; a dead connection is dropped."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.heartbeat_check()
+        except Exception as exc:
+            log.info("publisher connection dropped while idle: %s", exc)
+            self.reset()
+
     def publish_raw(self, exchange, routing_key: str, body: bytes, headers: dict) -> None:
         """Dead-letter one raw body, confirmed (rare path); the reason travels in ``headers``."""
+        try:
+            self._publish_raw(exchange, routing_key, body, headers)
+        except Exception:
+            self.reset()  # the connection may have died while idle: one fresh attempt
+            self._publish_raw(exchange, routing_key, body, headers)
+
+    def _publish_raw(self, exchange, routing_key: str, body: bytes, headers: dict) -> None:
         self._connect()
         if self.amqp:
             msg = amqp.Message(body, content_type=DEAD_LETTER_CONTENT_TYPE, delivery_mode=2,
