@@ -23,7 +23,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> installing fundguard and its pinned dependencies"
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
   .venv/bin/python -m pip install -q --disable-pip-version-check \
-    -c constraints.txt -r requirements-dev.txt -e shared -e services/inspection -e services/cases -e services/notify
+    -c constraints.txt -r requirements-dev.txt -e shared -e services/inspection -e services/cases -e services/notify \
+    -e "services/portal[test]"
   echo "$want" > "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

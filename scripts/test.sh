@@ -5,6 +5,8 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh" || exit 1
 cd "$ROOT"
 mkdir -p test-artifacts
+# Debian's chromium + a CJK font for the browser tests (installed when missing)
+if bash scripts/ensure_browser.sh; then export FUNDGUARD_REQUIRE_BROWSER=1; else echo "==> Chromium unavailable: browser tests will be skipped" >&2; fi
 run() {  # pytest's exit code 5 (no tests collected) is a failure here, never a pass
   python -m pytest "$@"; rc=$?
   if [ $rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; return 1; fi

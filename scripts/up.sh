@@ -9,15 +9,17 @@ mkdir -p "$FUNDGUARD_VAR_DIR"
 secret_file="$FUNDGUARD_VAR_DIR/dev-jwt-secret"
 [ -s "$secret_file" ] || (umask 077; python -c 'import secrets; print(secrets.token_urlsafe(48))' > "$secret_file")
 export FUNDGUARD_JWT_SECRET="${FUNDGUARD_JWT_SECRET:-$(cat "$secret_file")}"
-export INSPECTION_PORT="${INSPECTION_PORT:-8101}" CASES_PORT="${CASES_PORT:-8102}" NOTIFY_PORT="${NOTIFY_PORT:-8103}"
-for svc in inspection cases notify; do
+export PORTAL_PORT="${PORTAL_PORT:-8100}" INSPECTION_PORT="${INSPECTION_PORT:-8101}" CASES_PORT="${CASES_PORT:-8102}" NOTIFY_PORT="${NOTIFY_PORT:-8103}"
+for svc in inspection cases notify portal; do
   echo "==> migrating $svc"
   "fundguard-$svc" migrate
 done
+fundguard-portal seed-demo-users
 echo "==> starting the platform (Ctrl-C stops it)"
 honcho -f deploy/Procfile -d "$ROOT" start &
 HONCHO=$!
 trap 'kill $HONCHO 2>/dev/null; wait $HONCHO 2>/dev/null' INT TERM EXIT
 python scripts/demo.py --wait --load --print
+echo "  portal / 门户: http://127.0.0.1:${PORTAL_PORT}/  demo users 演示用户 (password 密码 fg-demo-2026): insp-zhang insp-li leader-wang legal-zhao panel-chen inst-hx admin"
 if [ "${FUNDGUARD_UP_EXIT_AFTER_DEMO:-0}" = "1" ]; then exit 0; fi
 wait $HONCHO

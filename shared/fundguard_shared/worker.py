@@ -10,6 +10,7 @@ import faulthandler
 import logging
 import signal
 import threading
+import time
 from typing import Callable
 
 from kombu import Connection, Consumer
@@ -54,6 +55,40 @@ def make_consumer(settings: Settings, sessions, tables: MessagingTables,
                          dead_letter=dead_letter, max_attempts=settings.consumer_max_attempts)
 
 
+class ConsumerStalled(Exception):
+    pass
+
+
+class StallWatchdog:
+    """While the consumer receives nothing, look at its queue every ``interval`` seconds: if
+    messages stay ready for two looks in a row, the subscription is dead although the
+    connection looks alive — raise, and the worker re-subscribes on a fresh connection."""
+
+    def __init__(self, channel, queue_name: str, interval: float = 5.0):
+        self.channel = channel
+        self.queue_name = queue_name
+        self.interval = interval
+        self.last_activity = time.monotonic()
+        self.strikes = 0
+
+    def delivered(self) -> None:
+        self.last_activity = time.monotonic()
+        self.strikes = 0
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.last_activity < self.interval:
+            return
+        self.last_activity = now
+        ok = self.channel.queue_declare(queue=self.queue_name, passive=True)
+        ready = ok.message_count if hasattr(ok, "message_count") else ok[1]
+        self.strikes = self.strikes + 1 if ready else 0
+        if self.strikes >= 2:
+            log.warning("queue %s has %s ready message(s) but none was delivered for %.0fs: "
+                        "re-subscribing", self.queue_name, ready, 2 * self.interval)
+            raise ConsumerStalled(self.queue_name)
+
+
 def run_worker(settings: Settings, engine, sessions, tables: MessagingTables,
                handlers: dict[str, Handler],
                extra_loops: tuple[Callable[[threading.Event], None], ...] = (),
@@ -96,9 +131,12 @@ def run_worker(settings: Settings, engine, sessions, tables: MessagingTables,
                     embedded.requeue_inflight(conn, queue.name)
                 first = False
 
+                watchdog = StallWatchdog(channel, queue.name)
+
                 def on_message(message):
                     consumer.process(message.body)
                     message.ack()
+                    watchdog.delivered()
 
                 with Consumer(channel, queues=[queue], on_message=on_message,
                               prefetch_count=50, accept=None):
@@ -111,6 +149,7 @@ def run_worker(settings: Settings, engine, sessions, tables: MessagingTables,
                         # a half-open TCP connection (peer gone without a FIN) shows up as
                         # missed heartbeats: this raises, and the loop reconnects
                         conn.heartbeat_check()
+                        watchdog.check()
         except Exception as exc:
             if stop.is_set():
                 break

@@ -1,0 +1,348 @@
+"""The pages: home per role, cases, case page with actions, findings, inbox, dashboard."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from datetime import date
+
+from flask import (Blueprint, Response, flash, g, redirect, render_template, request,
+                   url_for)
+
+from fundguard_shared.catalogue import VIOLATION_TYPES
+from fundguard_shared.events import PARTY_TYPES
+
+from .. import labels
+from ..bff import ServiceError, workflow_diagram
+from ..workflow_view import flow_items, parse_mermaid, trigger_labels
+from .common import CASE_ROLES, FINDING_ROLES, backend, int_arg, page, safe_next
+
+bp = Blueprint("pages", __name__)
+
+PER_PAGE = 20
+SOURCES = tuple(labels.SOURCE_LABELS)
+
+# Optional help for the "补充数据" of transitions the portal knows; any other trigger still
+# works (the form sends whatever JSON the user gives, the cases service judges it).
+DATA_HINTS = {
+    "open_case": {"officers": [{"id": "", "name": "", "credential_no": ""},
+                               {"id": "", "name": "", "credential_no": ""}]},
+}
+
+
+def _diagram():
+    try:
+        raw = workflow_diagram(backend())
+        return parse_mermaid(raw.get("mermaid", "")), trigger_labels(raw)
+    except ServiceError:
+        return parse_mermaid(""), {}
+
+
+def _optional(fn, default=None):
+    """A newer endpoint the services may not have yet: 404/405 means "not offered"."""
+    try:
+        return fn()
+    except ServiceError as err:
+        if err.status in (404, 405):
+            return default
+        raise
+
+
+def _unread() -> int | None:
+    try:
+        return backend().get("notify", "/api/v1/inbox", per_page=1)["unread"]
+    except (ServiceError, KeyError, TypeError):
+        return None
+
+
+@bp.app_context_processor
+def _nav():
+    if g.get("user") is None or request.endpoint in (None, "static"):
+        return {}
+    return {"unread_count": _unread() if g.user.role != "admin" else None}
+
+
+# ---- home ----------------------------------------------------------------------------------
+
+@bp.get("/")
+@page()
+def home():
+    role = g.user.role
+    if role == "admin":
+        return redirect(url_for("admin.users"))
+    api = backend()
+    ctx: dict = {"errors": []}
+    diagram, _ = _diagram()
+    queue_state = {"legal_reviewer": "legal_review", "panel_member": "panel"}.get(role)
+
+    def attempt(key, fn):
+        try:
+            ctx[key] = fn()
+        except ServiceError as err:
+            ctx["errors"].append(err.message)
+            ctx[key] = None
+
+    attempt("cases", lambda: api.get("cases", "/api/v1/cases", per_page=10, state=queue_state))
+    if role == "inspector" or role == "leader":
+        attempt("findings", lambda: api.get("inspection", "/api/v1/findings", per_page=5))
+    if role == "leader":
+        attempt("todo", lambda: {s: api.get("cases", "/api/v1/cases", per_page=1, state=s)["total"]
+                                 for s in ("clue_registered", "clue_verifying")})
+    attempt("inbox", lambda: api.get("notify", "/api/v1/inbox", per_page=5))
+    return render_template(f"home_{role}.html", diagram=diagram, queue_state=queue_state, **ctx)
+
+
+# ---- cases -----------------------------------------------------------------------------------
+
+def _matches(case: dict, q: str) -> bool:
+    q = q.lower()
+    return any(q in str(case.get(k) or "").lower()
+               for k in ("number", "institution_name", "institution_id", "summary"))
+
+
+@bp.get("/cases")
+@page(*CASE_ROLES)
+def cases():
+    api = backend()
+    diagram, _ = _diagram()
+    state = request.args.get("state", "").strip()
+    q = request.args.get("q", "").strip()[:100]
+    page_no = int_arg("page", 1)
+    filters = {"state": state or None}
+    truncated = False
+    if q:   # the API has no text search: read the scope (capped) and filter here
+        found, truncated = api.all_cases(**filters)
+        found = [c for c in found if _matches(c, q)]
+        total = len(found)
+        items = found[(page_no - 1) * PER_PAGE: page_no * PER_PAGE]
+    else:
+        body = api.get("cases", "/api/v1/cases", page=page_no, per_page=PER_PAGE, **filters)
+        items, total = body["items"], body["total"]
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("cases.html", items=items, total=total, page_no=page_no, pages=pages,
+                           state=state, q=q, diagram=diagram, truncated=truncated)
+
+
+def _case_context(case_id: str) -> dict:
+    api = backend()
+    case = api.get("cases", f"/api/v1/cases/{case_id}")
+    try:
+        trail = api.get("cases", f"/api/v1/cases/{case_id}/audit")
+    except ServiceError as err:
+        trail, trail_error = [], err.message
+    else:
+        trail_error = None
+    diagram, step_labels = _diagram()
+    for a in (case.get("actions") or []) + (case.get("records") or []):
+        step_labels.setdefault(a["trigger"], a.get("label") or a["trigger"])
+    visited = {e.get("to_state") for e in trail} | {e.get("from_state") for e in trail}
+    timeline = []
+    for e in trail:
+        label = (step_labels.get(e["action"]) or labels.ACTION_FALLBACK.get(e["action"]))
+        if not label:
+            options = diagram.edge_labels(e.get("from_state"), e.get("to_state"))
+            label = options[0] if len(options) == 1 else e["action"]
+        timeline.append({**e, "label": label, "from_label": diagram.label(e.get("from_state")),
+                         "to_label": diagram.label(e.get("to_state")),
+                         "role_label": labels.ACTOR_ROLE_LABELS.get(
+                             e.get("actor_role"), e.get("actor_role") or "系统")})
+    every = (case.get("actions") or []) + (case.get("records") or [])
+    hints = {a["trigger"]: json.dumps(DATA_HINTS[a["trigger"]], ensure_ascii=False, indent=1)
+             for a in every if a["trigger"] in DATA_HINTS}
+    try:
+        clocks = _optional(lambda: api.get("cases", f"/api/v1/cases/{case_id}/deadlines"), [])
+    except ServiceError:
+        clocks = []
+    return {"case": case, "timeline": list(reversed(timeline)), "trail_error": trail_error,
+            "every_action": every, "deadlines": clocks,
+            "flow": flow_items(diagram, case["state"], visited), "hints": hints,
+            "violation_label": labels.VIOLATION_LABELS.get(case.get("violation_type"),
+                                                           case.get("violation_type"))}
+
+
+@bp.get("/cases/<case_id>")
+@page(*CASE_ROLES)
+def case(case_id: str):
+    return render_template("case.html", form={}, **_case_context(case_id))
+
+
+@bp.post("/cases/<case_id>/transition")
+@page(*CASE_ROLES)
+def transition(case_id: str):
+    form = {k: request.form.get(k, "") for k in ("trigger", "version", "reason", "data")}
+    error, details, status = None, [], 200
+    data: dict = {}
+    if form["data"].strip():
+        try:
+            data = json.loads(form["data"])
+            if not isinstance(data, dict):
+                raise ValueError
+        except ValueError:
+            error, status = "补充数据须为 JSON 对象（形如 {\"键\": \"值\"}）", 422
+    try:
+        version = int(form["version"])
+    except ValueError:
+        error, status = "缺少版本号，请刷新页面后重试", 428
+    if error is None:
+        try:
+            after = backend().post("cases", f"/api/v1/cases/{case_id}/transitions", json={
+                "trigger": form["trigger"], "version": version,
+                "reason": form["reason"].strip(), "data": data})
+        except ServiceError as err:
+            if err.status in (401, 404):
+                raise
+            error, details, status = err.message, err.details, err.status
+        else:
+            flash(f"操作已完成，案件当前状态：{after.get('state_label') or after.get('state')}",
+                  "success")
+            return redirect(url_for("pages.case", case_id=case_id))
+    ctx = _case_context(case_id)
+    return render_template("case.html", form=form, error=error, details=details,
+                           stale=(status == 409 and "刷新" in (error or "")), **ctx), status
+
+
+@bp.get("/workflow")
+@page()
+def workflow():
+    diagram, _ = _diagram()
+    return render_template("workflow.html", diagram=diagram)
+
+
+# ---- findings --------------------------------------------------------------------------------
+
+@bp.get("/findings")
+@page(*FINDING_ROLES)
+def findings():
+    page_no = int_arg("page", 1)
+    body = backend().get("inspection", "/api/v1/findings", page=page_no, per_page=PER_PAGE)
+    pages = max(1, -(-body["total"] // PER_PAGE))
+    return render_template("findings.html", items=body["items"], total=body["total"],
+                           page_no=page_no, pages=pages)
+
+
+def _finding_form(form: dict, error=None, details=(), status=200):
+    return render_template("finding_new.html", form=form, error=error, details=list(details),
+                           violation_types=VIOLATION_TYPES, party_types=PARTY_TYPES,
+                           sources=SOURCES, today=date.today().isoformat()), status
+
+
+@bp.get("/findings/new")
+@page(*FINDING_ROLES)
+def finding_new():
+    return _finding_form({"party_type": "entity", "source": "flight_inspection"})
+
+
+@bp.post("/findings/new")
+@page(*FINDING_ROLES)
+def finding_create():
+    fields = ("institution_id", "institution_name", "party_type", "violation_type", "amount",
+              "description", "source", "act_date", "department")
+    form = {k: request.form.get(k, "").strip() for k in fields}
+    body = {k: v for k, v in form.items() if v != ""}
+    if g.user.role != "leader":
+        body.pop("department", None)
+    try:
+        created = backend().post("inspection", "/api/v1/findings", json=body)
+    except ServiceError as err:
+        if err.status in (401,):
+            raise
+        return _finding_form(form, err.message, err.details, err.status if err.status < 500 else 502)
+    flash(f"检查发现已录入（{created.get('institution_name')}，{labels.fmt_amount(created.get('amount'))}），"
+          "系统将自动登记线索并通知负责人", "success")
+    return redirect(url_for("pages.findings"))
+
+
+# ---- inbox -----------------------------------------------------------------------------------
+
+@bp.get("/inbox")
+@page(*CASE_ROLES)
+def inbox():
+    page_no = int_arg("page", 1)
+    body = backend().get("notify", "/api/v1/inbox", page=page_no, per_page=PER_PAGE)
+    pages = max(1, -(-body["total"] // PER_PAGE))
+    return render_template("inbox.html", items=body["items"], total=body["total"],
+                           unread=body.get("unread", 0), page_no=page_no, pages=pages)
+
+
+@bp.post("/inbox/read")
+@page(*CASE_ROLES)
+def inbox_read():
+    ids = [i for i in request.form.getlist("id") if i][:PER_PAGE]
+    for nid in ids:
+        backend().post("notify", f"/api/v1/inbox/{nid}/read")
+    flash(f"已标记 {len(ids)} 条通知为已读", "success")
+    return redirect(safe_next(request.form.get("next"), url_for("pages.inbox")))
+
+
+# ---- leader dashboard ------------------------------------------------------------------------
+
+def _month(value) -> str:
+    dt = labels.parse_dt(value)
+    return dt.strftime("%Y-%m") if dt else "未知"
+
+
+@bp.get("/dashboard")
+@page("leader")
+def dashboard():
+    api = backend()
+    diagram, _ = _diagram()
+    cases_, truncated = api.all_cases()
+    served = _optional(lambda: api.get("cases", "/api/v1/dashboard/counts", by="state"))
+    if served is not None:      # the cases service's read model, when it offers one
+        by_state = Counter({r["key"]: r["count"] for r in served})
+    elif truncated:             # exact totals per state when the scan was capped
+        by_state = Counter({s: api.get("cases", "/api/v1/cases", per_page=1, state=s)["total"]
+                            for s in diagram.ordered()})
+    else:
+        by_state = Counter(c["state"] for c in cases_)
+    sanctions = _optional(lambda: api.get("cases", "/api/v1/dashboard/counts", by="sanction_type"))
+    sanction_rows = [(r.get("label") or r["key"], r["count"], r["key"]) for r in sanctions or []]
+    overdue = _optional(lambda: api.get("cases", "/api/v1/dashboard/overdue"))
+    amounts = _optional(lambda: api.get("cases", "/api/v1/dashboard/amounts"))
+    state_rows = [(diagram.label(s), by_state.get(s, 0), s) for s in diagram.ordered()
+                  if by_state.get(s, 0)]
+    vt = Counter(c.get("violation_type") for c in cases_)
+    vt_rows = [(labels.VIOLATION_LABELS.get(k, k), n, k) for k, n in vt.most_common()]
+    months = Counter(_month(c.get("created_at")) for c in cases_)
+    month_rows = [(m, months[m], m) for m in sorted(months)][-12:]
+    total_amount = sum(float(c.get("amount") or 0) for c in cases_)
+    open_count = sum(n for s, n in by_state.items() if s not in diagram.final)
+    return render_template("dashboard.html", state_rows=state_rows, vt_rows=vt_rows,
+                           sanction_rows=sanction_rows, overdue=overdue, amounts=amounts,
+                           month_rows=month_rows, total=sum(by_state.values()),
+                           open_count=open_count, total_amount=total_amount,
+                           truncated=truncated, scanned=len(cases_))
+
+
+_CSV_COLUMNS = (("number", "案件编号"), ("state_label", "状态"), ("institution_id", "机构编码"),
+                ("institution_name", "机构名称"), ("violation", "违法类型"),
+                ("legal_basis", "法律依据"), ("amount", "涉及金额（元）"), ("department", "承办科室"),
+                ("region", "统筹区"), ("source", "线索来源"), ("created_at", "登记时间"),
+                ("updated_at", "更新时间"))
+
+
+def _csv_cell(value) -> str:
+    text = "" if value is None else str(value)
+    # No formula injection when the file is opened in a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/dashboard/cases.csv")
+@page("leader")
+def dashboard_csv():
+    cases_, _ = backend().all_cases()
+    buf = io.StringIO()
+    buf.write("\ufeff")      # BOM: spreadsheets open the UTF-8 Chinese text correctly
+    w = csv.writer(buf)
+    w.writerow([title for _, title in _CSV_COLUMNS])
+    for c in cases_:
+        row = dict(c, violation=labels.VIOLATION_LABELS.get(c.get("violation_type"),
+                                                            c.get("violation_type")),
+                   source=labels.SOURCE_LABELS.get(c.get("source"), c.get("source")),
+                   created_at=labels.fmt_dt(c.get("created_at")),
+                   updated_at=labels.fmt_dt(c.get("updated_at")))
+        w.writerow([_csv_cell(row.get(k)) for k, _ in _CSV_COLUMNS])
+    name = f"cases-{date.today().isoformat()}.csv"
+    return Response(buf.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
