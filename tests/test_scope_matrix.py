@@ -34,7 +34,16 @@ def objects(platform, tokens):
     finding = record_finding(platform, tokens["inspector"])
     case = case_for_finding(platform, tokens["leader"], finding["id"])
     note = wait_for(lambda: inbox_entries(platform, tokens["leader"], case["id"]), what="inbox")[0]
-    return {"finding_id": finding["id"], "case_id": case["id"], "notification_id": note["id"]}
+    # a webhook endpoint of institution H5101001 (loopback port 9: nothing listens, no traffic
+    # leaves the machine) and one delivery-log row
+    hook = platform.call("POST", "notify", "/api/v1/webhooks", tokens["admin"],
+                         json={"institution_id": "H5101001", "url": "https://127.0.0.1:9/hook"})
+    assert hook.status_code == 201, hook.text
+    log = wait_for(lambda: platform.call(
+        "GET", "notify", f"/api/v1/deliveries?notification_id={note['id']}", tokens["admin"]
+    ).json()["items"], what="delivery log")
+    return {"finding_id": finding["id"], "case_id": case["id"], "notification_id": note["id"],
+            "endpoint_id": hook.json()["id"], "delivery_id": log[0]["id"]}
 
 
 def _object_endpoints(platform, service):
