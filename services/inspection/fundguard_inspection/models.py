@@ -5,9 +5,10 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, DateTime, Numeric, String, Text
+from sqlalchemy import Date, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from fundguard_shared.db import UTCDateTime
 from fundguard_shared.outbox import messaging_tables, utcnow
 
 SERVICE = "inspection"
@@ -37,6 +38,6 @@ class Finding(Base):
     source: Mapped[str] = mapped_column(String(32))
     act_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     recorded_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     case_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     case_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
