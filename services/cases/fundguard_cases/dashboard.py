@@ -98,8 +98,16 @@ def export_csv(session: Session, principal: Principal) -> str:
     w = csv.writer(buf)
     w.writerow(CSV_COLUMNS)
     for c, d in cases:
-        w.writerow([c.number, c.state, STATES.get(c.state, c.state), c.institution_id, c.institution_name,
+        w.writerow([csv_cell(v) for v in [c.number, c.state, STATES.get(c.state, c.state), c.institution_id, c.institution_name,
                     c.region, c.department, c.amount, d.opened_on if d else "", (d.decision_kind or "") if d else "",
                     (d.decided_on or "") if d else "", fines.get(c.id, ""), recovery.get(c.id, ""),
-                    paid.get(c.id, ""), late.get(c.id, 0)])
+                    paid.get(c.id, ""), late.get(c.id, 0)]])
     return buf.getvalue()
+
+
+def csv_cell(value):
+    """Text that a spreadsheet would run as a formula (=, +, -, @, tab, CR) is quoted with a
+    leading apostrophe (CSV injection); numbers and dates pass as they are."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

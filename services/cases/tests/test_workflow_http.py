@@ -121,3 +121,10 @@ def test_admin_loads_a_calendar_year(app, client):
     bad = {**table, "year": 2026}
     r = client.post("/api/v1/calendar/years", headers=auth(admin), json=bad)
     assert r.status_code == 422 and r.json["code"] == "calendar_invalid"
+
+
+def test_csv_export_neutralises_spreadsheet_formulas():
+    from fundguard_cases.dashboard import csv_cell
+    assert csv_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("-1+1") == "'-1+1"
+    assert csv_cell("成都某某医院") == "成都某某医院" and csv_cell(12) == 12
