@@ -8,7 +8,7 @@ import threading
 from fundguard_shared.outbox import utcnow
 from fundguard_shared.worker import run_worker
 
-from . import eventtypes, notices
+from . import notices
 from .delivery import Deliverer
 from .runtime import notify_config, rulebook, runtime
 
@@ -51,9 +51,6 @@ def scheduler_loop(stop: threading.Event) -> None:
 
 
 def main() -> None:
-    added = eventtypes.install()
     rt = runtime()
-    if added:
-        log.info("registered tolerant readers for %s", added)
     run_worker(rt.settings, rt.engine, rt.sessions, rt.tables, handlers(),
                extra_loops=(delivery_loop, scheduler_loop))

@@ -165,11 +165,11 @@ def transitioned(trigger: str, from_state: str, to_state: str, *, seq: int = 2,
 
 def raw_event(event_type: str, payload: dict, *, actor: str = "system", seq: int = 1,
               subject: str | None = None) -> Event:
-    """An event of a type whose schema lives in another service (sanction.*, deadline.*): built
-    through notify's tolerant reader without registering it globally."""
-    from fundguard_notify.eventtypes import READERS
-    schema = READERS.get((event_type, 1)) or (
-        READERS[("deadline.due_soon", 1)] if event_type.startswith("deadline.") else None)
+    """An event of the sanction.* / deadline.* families, loaded with the shared payload schema
+    (deadline types cases does not publish yet borrow the deadline schema)."""
+    from fundguard_shared.events import PAYLOAD_SCHEMAS
+    schema = PAYLOAD_SCHEMAS.get((event_type, 1)) or (
+        PAYLOAD_SCHEMAS[("deadline.due_soon", 1)] if event_type.startswith("deadline.") else None)
     loaded = (schema().load(json.loads(json.dumps(payload, default=str)), unknown=EXCLUDE)
               if schema else payload)
     return Event(id=str(uuid.uuid4()), type=event_type, version=1,
