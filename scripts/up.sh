@@ -9,6 +9,9 @@ mkdir -p "$FUNDGUARD_VAR_DIR"
 secret_file="$FUNDGUARD_VAR_DIR/dev-jwt-secret"
 [ -s "$secret_file" ] || (umask 077; python -c 'import secrets; print(secrets.token_urlsafe(48))' > "$secret_file")
 export FUNDGUARD_JWT_SECRET="${FUNDGUARD_JWT_SECRET:-$(cat "$secret_file")}"
+pii_file="$FUNDGUARD_VAR_DIR/dev-pii-key"   # encrypts informant identities at rest (dev key)
+[ -s "$pii_file" ] || (umask 077; python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' > "$pii_file")
+export FUNDGUARD_PII_KEY="${FUNDGUARD_PII_KEY:-$(cat "$pii_file")}"
 export PORTAL_PORT="${PORTAL_PORT:-8100}" INSPECTION_PORT="${INSPECTION_PORT:-8101}" CASES_PORT="${CASES_PORT:-8102}" NOTIFY_PORT="${NOTIFY_PORT:-8103}"
 for svc in inspection cases notify portal; do
   echo "==> migrating $svc"

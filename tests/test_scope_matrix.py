@@ -10,6 +10,7 @@ import re
 import pytest
 
 from tests.helpers import case_for_finding, inbox_entries, record_finding
+from tests.test_e2e_inspection import inspection_objects
 from tests.support.platform import SERVICES, wait_for
 
 pytestmark = pytest.mark.platform
@@ -43,7 +44,8 @@ def objects(platform, tokens):
         "GET", "notify", f"/api/v1/deliveries?notification_id={note['id']}", tokens["admin"]
     ).json()["items"], what="delivery log")
     return {"finding_id": finding["id"], "case_id": case["id"], "notification_id": note["id"],
-            "endpoint_id": hook.json()["id"], "delivery_id": log[0]["id"]}
+            "endpoint_id": hook.json()["id"], "delivery_id": log[0]["id"],
+            **inspection_objects(platform, tokens)}
 
 
 def _object_endpoints(platform, service):

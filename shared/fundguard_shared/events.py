@@ -198,3 +198,4 @@ def parse_event(body: bytes | str | dict) -> Event:
 
 # Event families of the individual services (each module registers its schemas on import).
 from . import events_cases  # noqa: E402,F401
+from . import events_inspection  # noqa: E402,F401

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import requests
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("inspection", "cases", "notify")
@@ -56,6 +57,7 @@ class Platform:
         env.update({
             "FUNDGUARD_VAR_DIR": str(self.workdir),
             "FUNDGUARD_JWT_SECRET": self.secret,
+            "FUNDGUARD_PII_KEY": Fernet.generate_key().decode(),
             "FUNDGUARD_LOG_LEVEL": "INFO",
             "WEB_CONCURRENCY": str(web_workers),
             "PYTHONUNBUFFERED": "1",

@@ -81,18 +81,26 @@ def scoped(query, principal: Principal):
 
 
 def record_finding(session: Session, data: dict, principal: Principal,
-                   correlation_id: str) -> Finding:
-    """Record a finding and its ``finding.recorded`` event in the caller's transaction."""
-    department = principal.department if principal.role == "inspector" else data.get("department")
+                   correlation_id: str, *, region: str | None = None,
+                   department: str | None = None) -> Finding:
+    """Record a finding and its ``finding.recorded`` event in the caller's transaction.
+
+    ``region``/``department`` name the local department a finding is handed to (flight
+    inspections, screening); by default it is the caller's own.
+    """
+    if department is None:
+        department = (principal.department if principal.role == "inspector"
+                      else data.get("department"))
     if not department:
         raise ApiError(422, "department_required", "负责人录入线索时须指定承办科室",
                        "A leader recording a finding must name the department")
+    region = region or principal.region
     vt = VIOLATION_TYPES[data["violation_type"]]
     finding = Finding(
         institution_id=data["institution_id"], institution_name=data["institution_name"],
-        party_type=data["party_type"], region=principal.region, department=department,
+        party_type=data["party_type"], region=region, department=department,
         violation_type=vt.key, legal_basis=vt.basis_zh, amount=data["amount"],
-        description=data["description"], source=data["source"], act_date=data["act_date"],
+        description=data["description"], source=data["source"], act_date=data.get("act_date"),
         recorded_by=principal.sub)
     session.add(finding)
     session.flush()
