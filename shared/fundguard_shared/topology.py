@@ -24,7 +24,7 @@ class QueueSpec:
 
 QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("cases", ("finding.#",), ordered=True),
-    QueueSpec("notify", ("case.#", "sanction.#", "deadline.#"), ordered=True),
+    QueueSpec("notify", ("case.#", "sanction.#", "deadline.#", "complaint.#"), ordered=True),
     QueueSpec("inspection", ("case.opened",), ordered=False),
 )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import tomllib
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -181,3 +181,30 @@ def test_actor_audience_ignores_system_actors():
                   subject="case:1", sequence=2, actor="system",
                   payload=transitioned("file_appeal", "served", "served").payload)
     assert all(n.user is None for n in BOOK.notices_for(event))
+
+
+def _complaint_event(event_type, **payload):
+    from fundguard_shared.events import make_event, parse_event
+    base = {"complaint_id": str(uuid.uuid4()), "region": REGION, "department": DEPT}
+    return parse_event(make_event(event_type, base | payload, subject=f"complaint:{base['complaint_id']}",
+                                  sequence=1, producer="inspection", actor="insp-a").to_json())
+
+
+def test_real_name_complaint_decision_tells_handlers_the_informant_notice_deadline():
+    event = _complaint_event("complaint.decided", accepted=True, decided_on=date(2026, 6, 1),
+                             real_name=True, informant_notice_due=date(2026, 6, 8))
+    notices = BOOK.notices_for(event)
+    assert {(n.role, n.region, n.department) for n in notices} == {("inspector", REGION, DEPT)}
+    assert "2026-06-08" in notices[0].body and "5 个工作日" in notices[0].body
+    anonymous = _complaint_event("complaint.decided", accepted=True, decided_on=date(2026, 6, 1),
+                                 real_name=False)
+    assert BOOK.notices_for(anonymous) == []
+
+
+def test_new_complaint_tells_handlers_without_informant_identity():
+    event = _complaint_event("complaint.received", channel="phone", real_name=True,
+                             institution_id=INST, received_on=date(2026, 6, 1),
+                             acceptance_due=date(2026, 6, 22))
+    notices = BOOK.notices_for(event)
+    assert {n.role for n in notices} == {"inspector", "leader"}
+    assert all("2026-06-22" in n.body and not n.webhook for n in notices)
