@@ -41,3 +41,4 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     logging.getLogger("amqp").setLevel("WARNING")
     logging.getLogger("kombu").setLevel("WARNING")
+    logging.getLogger("transitions").setLevel("WARNING")  # one INFO line per state change otherwise
