@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
+from functools import wraps
 
 from flask import g
 from flask.views import MethodView
@@ -34,6 +35,7 @@ from fundguard_shared.events import PARTY_TYPES
 from fundguard_shared.events_inspection import COMPLAINT_CHANNELS, NOTICE_METHODS
 from fundguard_shared.outbox import add_event
 from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.ratelimit import rate_limited
 from fundguard_shared.workdays import MONTHS, add_months
 
 from . import pii, rewards
@@ -41,11 +43,16 @@ from .common import (AMOUNT_DOC, UtcDateTime, add_working_days, amount_in_range,
                      check_version, department_for, env_int, get_or_404, in_scope, not_future,
                      period_end, scoped, stale_as_conflict, try_add_working_days)
 from .findings import record_finding
-from .models import MESSAGING, SERVICE, Complaint, Informant, InformantAccess
+from .models import (MESSAGING, RATE_LIMITS, SERVICE, Complaint, Informant, InformantAccess)
 from .runtime import runtime
 
 INFORMANT_NOTICE_WORKING_DAYS = 5   # 令第5号: 实名举报，作出是否立案决定后 5 个工作日内告知
 DEFAULT_ACCEPTANCE_WORKING_DAYS = 15  # [U] background figure; FUNDGUARD_COMPLAINT_ACCEPTANCE_WORKDAYS
+# Complaint submission is rate limited per client (address + signed-in user), counted in the
+# database so the limit holds across gunicorn workers: FUNDGUARD_COMPLAINT_RATE_LIMIT requests per
+# FUNDGUARD_COMPLAINT_RATE_WINDOW seconds (read per request, so operators and tests can tune it).
+DEFAULT_COMPLAINT_RATE_LIMIT = 20
+DEFAULT_COMPLAINT_RATE_WINDOW = 3600
 CHANNEL_LABELS = {"web": "网络", "phone": "电话", "letter": "信函", "email": "电子邮件",
                   "in_person": "当面"}
 
@@ -415,6 +422,19 @@ blp = Blueprint("complaints", __name__, url_prefix="/api/v1/complaints",
                 description="举报 / Complaints")
 
 
+def complaint_rate_limited(view):
+    """``rate_limited`` with the limit and window taken from the environment at request time."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        limited = rate_limited(
+            lambda: runtime().engine, RATE_LIMITS, "complaint",
+            limit=max(1, env_int("FUNDGUARD_COMPLAINT_RATE_LIMIT", DEFAULT_COMPLAINT_RATE_LIMIT)),
+            per_seconds=max(1, env_int("FUNDGUARD_COMPLAINT_RATE_WINDOW",
+                                       DEFAULT_COMPLAINT_RATE_WINDOW)))(view)
+        return limited(*args, **kwargs)
+    return wrapper
+
+
 def _complaint_action(complaint_id: str, fn, data: dict | None = None, versioned: bool = True):
     with runtime().sessions() as session, stale_as_conflict():
         with session.begin():
@@ -438,8 +458,11 @@ class Complaints(MethodView):
             return page_query(session, q, args)
 
     @require("inspector", "leader")
+    @complaint_rate_limited
     @blp.arguments(ComplaintIn)
     @blp.response(201, ComplaintOut)
+    @blp.alt_response(429, description="提交过于频繁 / too many submissions (code "
+                                       "``rate_limited``, ``retry_after`` seconds)")
     def post(self, data):
         """Register a complaint; the informant (if given) is stored apart, encrypted."""
         with runtime().sessions() as session, session.begin():

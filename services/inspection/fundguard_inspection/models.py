@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from fundguard_shared.db import UTCDateTime
 from fundguard_shared.outbox import messaging_tables, utcnow
+from fundguard_shared.ratelimit import rate_limit_table
 
 SERVICE = "inspection"
 
@@ -20,6 +21,8 @@ class Base(DeclarativeBase):
 
 
 MESSAGING = messaging_tables(Base.metadata)
+# fixed-window counters of rate-limited endpoints (complaint submission), shared by all workers
+RATE_LIMITS = rate_limit_table(Base.metadata)
 
 
 class Finding(Base):

@@ -53,7 +53,8 @@ ENV_KEYS = ("INSPECTION_DATABASE_URL", "FUNDGUARD_VAR_DIR", "FUNDGUARD_JWT_SECRE
             "FUNDGUARD_PII_KEY", "FUNDGUARD_PII_KEY_FILE", "FUNDGUARD_EVIDENCE_MAX_BYTES",
             "FUNDGUARD_MAX_BODY_BYTES", "BROKER_URL", "FUNDGUARD_COMPLAINT_HANDLERS",
             "FUNDGUARD_COMPLAINT_HANDLER_IDS", "FUNDGUARD_REWARD_CONFIG",
-            "FUNDGUARD_SCREENING_DIR", "FUNDGUARD_CLAIMS_MAX_BYTES")
+            "FUNDGUARD_SCREENING_DIR", "FUNDGUARD_CLAIMS_MAX_BYTES",
+            "FUNDGUARD_COMPLAINT_RATE_LIMIT", "FUNDGUARD_COMPLAINT_RATE_WINDOW")
 
 
 def make_api(tmp, **env) -> Api:
@@ -64,6 +65,8 @@ def make_api(tmp, **env) -> Api:
         "INSPECTION_DATABASE_URL": db, "FUNDGUARD_VAR_DIR": str(tmp),
         "FUNDGUARD_JWT_SECRET": SECRET, "FUNDGUARD_PII_KEY": Fernet.generate_key().decode(),
         "BROKER_URL": f"fgsqlite:///{tmp / 'bus.db'}", "FUNDGUARD_EVIDENCE_MAX_BYTES": "200000",
+        # the modules register many complaints with one token; the limit has its own test
+        "FUNDGUARD_COMPLAINT_RATE_LIMIT": "10000", "FUNDGUARD_COMPLAINT_RATE_WINDOW": "3600",
     } | env)
     _clear_caches()
     upgrade("fundguard_inspection", db)

@@ -33,6 +33,7 @@ from fundguard_shared.outbox import utcnow
 from .channels import SendResult
 from .channels import email as email_channel
 from .channels import webhook as webhook_channel
+from . import secretbox
 from .config import NotifyConfig
 from .models import Delivery, DeliveryAttempt, WebhookEndpoint
 
@@ -59,6 +60,19 @@ class Claimed:
 Sender = Callable[[Claimed], SendResult]
 
 
+def _endpoint_secret(ep: WebhookEndpoint | None) -> str | None:
+    """The endpoint's signing secret in clear, or None when the key cannot decrypt it (the
+    delivery then fails permanently, without sending; an operator replays it once the key is
+    fixed)."""
+    if ep is None:
+        return None
+    try:
+        return ep.secret
+    except (secretbox.SecretKeyMissing, secretbox.SecretUnreadable) as exc:
+        log.error("webhook endpoint %s: %s", ep.id, exc)
+        return None
+
+
 class Deliverer:
     def __init__(self, sessions: sessionmaker, cfg: NotifyConfig,
                  clock: Callable[[], datetime] = utcnow,
@@ -77,8 +91,11 @@ class Deliverer:
         return email_channel.send(self.cfg.smtp, c.address, c.subject, c.body, c.id, c.kind)
 
     def _send_webhook(self, c: Claimed) -> SendResult:
-        if not c.endpoint_active or not c.secret or not c.address:
+        if not c.endpoint_active or not c.address:
             return SendResult(False, permanent=True, error="endpoint removed or disabled")
+        if not c.secret:
+            return SendResult(False, permanent=True,
+                              error="signing secret unreadable (FUNDGUARD_NOTIFY_SECRET_KEY)")
         return webhook_channel.post(c.address, c.secret, c.body, c.id, c.kind,
                                     self.cfg.webhook_timeout)
 
@@ -100,7 +117,7 @@ class Deliverer:
                 ep = session.get(WebhookEndpoint, d.endpoint_id) if d.endpoint_id else None
                 out.append(Claimed(d.id, d.channel, ep.url if ep else d.address, d.subject,
                                    d.body, d.kind, d.attempts, d.max_attempts,
-                                   ep.secret if ep else None, bool(ep and ep.active), now))
+                                   _endpoint_secret(ep), bool(ep and ep.active), now))
             return out
 
     def record(self, c: Claimed, result: SendResult) -> str:

@@ -24,6 +24,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from fundguard_shared.db import UTCDateTime
 from fundguard_shared.outbox import messaging_tables, utcnow
 
+from . import secretbox
+
 SERVICE = "notify"
 
 
@@ -129,13 +131,23 @@ class WebhookEndpoint(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
     institution_id: Mapped[str] = mapped_column(String(64), index=True)
     url: Mapped[str] = mapped_column(String(500))
-    secret: Mapped[str] = mapped_column(String(200))  # needed to sign: kept, never returned
+    # The signing secret, Fernet-encrypted (``secretbox``): needed to sign, so kept, but never
+    # in clear at rest and never returned after creation/rotation. Use ``.secret``.
+    secret_ciphertext: Mapped[str] = mapped_column("secret_ciphertext", String(500))
     description: Mapped[str] = mapped_column(String(300), default="")
     kinds: Mapped[list | None] = mapped_column(JSON, nullable=True)  # None = every notice kind
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def secret(self) -> str:
+        return secretbox.decrypt(self.secret_ciphertext)
+
+    @secret.setter
+    def secret(self, plaintext: str) -> None:
+        self.secret_ciphertext = secretbox.encrypt(plaintext)
 
 
 class Preference(Base):

@@ -1,7 +1,7 @@
 """Webhook endpoints of institutions' systems (admin-managed).
 
 The signing secret is generated here and shown once (on creation and on rotation); it is never
-returned again. Removing an endpoint deactivates it: its delivery log stays readable.
+returned again, and is stored Fernet-encrypted (``secretbox``; FUNDGUARD_NOTIFY_SECRET_KEY). Removing an endpoint deactivates it: its delivery log stays readable.
 """
 from __future__ import annotations
 

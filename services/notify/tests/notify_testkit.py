@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from cryptography.fernet import Fernet
 from marshmallow import EXCLUDE
 from aiosmtpd.controller import Controller
 
@@ -109,7 +110,8 @@ def notify_env(tmp_path, monkeypatch):
            "FUNDGUARD_JWT_SECRET": secret, "BROKER_URL": f"fgsqlite:///{tmp_path / 'bus.db'}",
            "FUNDGUARD_WEBHOOK_BACKOFF_BASE": "10", "FUNDGUARD_WEBHOOK_BACKOFF_MAX": "3600",
            "FUNDGUARD_WEBHOOK_MAX_ATTEMPTS": "4", "FUNDGUARD_WEBHOOK_TIMEOUT": "5",
-           "FUNDGUARD_EMAIL_BACKOFF_BASE": "10"}
+           "FUNDGUARD_EMAIL_BACKOFF_BASE": "10",
+           "FUNDGUARD_NOTIFY_SECRET_KEY": Fernet.generate_key().decode()}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env

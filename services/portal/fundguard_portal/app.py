@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from fundguard_shared.errors import ApiError, problem
 from fundguard_shared.logs import request_id_var, setup_logging
 from fundguard_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -148,6 +149,26 @@ def create_app(rt: PortalRuntime | None = None) -> Flask:
         status = err.status if err.status in (403, 404, 409, 422) else 502 if err.status < 503 else 503
         return render_template("error.html", status=status, message=err.message,
                                details=err.details), status
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        """E.g. the sign-in rate limit (429 ``rate_limited``): problem+json for API clients, the
+        page (sign-in form or error page) for browsers; ``Retry-After`` either way."""
+        wants_json = request.accept_mimetypes.best_match(
+            ["text/html", "application/problem+json", "application/json"],
+            default="text/html") != "text/html"
+        if wants_json:
+            resp = problem(err.status, err.code, err.zh, err.en, **err.extra)
+        elif request.endpoint == "auth.login_post":
+            resp = Response(render_template(
+                "login.html", error=err.zh, next="/", username=request.form.get("username", "")),
+                status=err.status, mimetype="text/html")
+        else:
+            resp = Response(render_template("error.html", status=err.status, message=err.zh,
+                                            details=[]), status=err.status, mimetype="text/html")
+        if "retry_after" in err.extra:
+            resp.headers["Retry-After"] = str(err.extra["retry_after"])
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

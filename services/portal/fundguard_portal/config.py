@@ -33,6 +33,8 @@ class PortalSettings:
     cookie_secure: bool
     service_timeout: float
     scan_cap: int                     # most cases read for search / dashboard / CSV
+    login_rate_limit: int = 30        # sign-in attempts per client address per window (all
+    login_rate_window: int = 600      # workers, counted in the database), besides the lockout
 
     @property
     def database_url(self) -> str:
@@ -58,4 +60,6 @@ def load_portal_settings() -> PortalSettings:
         cookie_secure=_env("PORTAL_COOKIE_SECURE", "0").lower() in ("1", "true", "yes"),
         service_timeout=float(_env("PORTAL_SERVICE_TIMEOUT", "10")),
         scan_cap=_int("PORTAL_SCAN_CAP", 2000),
+        login_rate_limit=max(1, _int("PORTAL_LOGIN_RATE_LIMIT", 30)),
+        login_rate_window=max(1, _int("PORTAL_LOGIN_RATE_WINDOW", 600)),
     )

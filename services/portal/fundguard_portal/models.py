@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from fundguard_shared.auth import Principal
+from fundguard_shared.ratelimit import rate_limit_table
 
 SERVICE = "portal"
 
@@ -25,6 +26,10 @@ def aware(value: datetime | None) -> datetime | None:
 
 class Base(DeclarativeBase):
     pass
+
+
+# fixed-window counters of the sign-in rate limit (per client address), shared by all workers
+RATE_LIMITS = rate_limit_table(Base.metadata)
 
 
 class User(Base):

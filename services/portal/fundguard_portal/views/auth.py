@@ -1,9 +1,14 @@
 """Sign-in and sign-out."""
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from fundguard_shared.ratelimit import rate_limited
+
 from .. import users
+from ..models import RATE_LIMITS
 from .common import portal, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -12,6 +17,25 @@ LOGIN_ERRORS = {
     "bad_credentials": "用户名或密码错误",
     "inactive": "账户已停用，请联系管理员",
 }
+
+
+def _client_address() -> str:
+    return request.remote_addr or "-"
+
+
+def login_rate_limited(view):
+    """At most PORTAL_LOGIN_RATE_LIMIT sign-in attempts per PORTAL_LOGIN_RATE_WINDOW seconds
+    from one address (successful or not), on top of the per-account lockout: it slows password
+    spraying across many accounts, which the lockout alone does not."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        rt = portal()
+        limited = rate_limited(lambda: rt.engine, RATE_LIMITS, "login",
+                               limit=rt.settings.login_rate_limit,
+                               per_seconds=rt.settings.login_rate_window,
+                               key=_client_address)(view)
+        return limited(*args, **kwargs)
+    return wrapper
 
 
 @bp.get("/login")
@@ -24,6 +48,7 @@ def login():
 
 
 @bp.post("/login")
+@login_rate_limited
 def login_post():
     rt = portal()
     username = request.form.get("username", "")

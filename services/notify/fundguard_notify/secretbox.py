@@ -1,0 +1,69 @@
+"""Encryption at rest of webhook signing secrets (Fernet, AES-128-CBC + HMAC-SHA256).
+
+The secret must stay recoverable (it signs every delivery), so it is encrypted, not hashed.
+Key: ``FUNDGUARD_NOTIFY_SECRET_KEY``, else ``FUNDGUARD_PII_KEY`` (the platform key), else the
+one-machine run's key file (``FUNDGUARD_PII_KEY_FILE``, default ``$FUNDGUARD_VAR_DIR/dev-pii-key``,
+which ``scripts/up.sh`` generates). Each may hold several url-safe base64 Fernet keys separated by
+commas: the first encrypts, all decrypt (rotation: put the new key first; rotating an endpoint's
+secret re-encrypts it with the new key). No key → ``SecretKeyMissing``: notify refuses to keep
+a secret in clear. Nothing here logs a plaintext.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+KEY_ENV = ("FUNDGUARD_NOTIFY_SECRET_KEY", "FUNDGUARD_PII_KEY")
+
+
+class SecretKeyMissing(RuntimeError):
+    code = "secret_key_missing"
+
+
+class SecretUnreadable(RuntimeError):
+    code = "secret_unreadable"
+
+
+def _key_file() -> Path:
+    explicit = os.environ.get("FUNDGUARD_PII_KEY_FILE")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("FUNDGUARD_VAR_DIR", "var")) / "dev-pii-key"
+
+
+def _keys() -> list[str]:
+    raw = ""
+    for name in KEY_ENV:
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            break
+    if not raw:
+        try:
+            raw = _key_file().read_text().strip()
+        except OSError:
+            raw = ""
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    if not keys:
+        raise SecretKeyMissing("FUNDGUARD_NOTIFY_SECRET_KEY (or FUNDGUARD_PII_KEY) is not set")
+    return keys
+
+
+def cipher() -> MultiFernet:
+    try:
+        return MultiFernet([Fernet(k) for k in _keys()])
+    except ValueError as exc:  # malformed key
+        raise SecretKeyMissing(f"the webhook secret key is not a valid Fernet key: "
+                               f"{type(exc).__name__}") from None
+
+
+def encrypt(plaintext: str) -> str:
+    return cipher().encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+
+def decrypt(token: str) -> str:
+    try:
+        return cipher().decrypt(token.encode("ascii")).decode("utf-8")
+    except InvalidToken:
+        raise SecretUnreadable("ciphertext does not match any configured key") from None
