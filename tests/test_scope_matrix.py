@@ -29,6 +29,21 @@ MUST_SEE = {
 }
 
 
+# 一人一档: a person's points record is national — it follows the person across institutions and
+# regions (domain.md §c), so supervisors of any region may read it; institutions still only see
+# their own staff. These paths admit foreign-scope supervisors; foreign institutions get 404.
+NATIONAL = {"/api/v1/persons/{person_id}/points", "/api/v1/persons/{person_id}/scores",
+            "/api/v1/persons/{person_id}/restorations",
+            "/api/v1/persons/{person_id}/reregistration"}
+SUPERVISORS = {"inspector_other_dept", "inspector_other_region", "leader_other_region"}
+
+
+# An institution's standing is region-wide (not a department's): another department's inspector
+# of the same region is inside its scope.
+REGION_WIDE = {"/api/v1/institutions/{institution_id}/standing",
+               "/api/v1/institutions/{institution_id}/staff"}
+
+
 @pytest.fixture(scope="module")
 def objects(platform, tokens):
     """One object of each kind, all in scope of region 510100 / 稽核一科 / institution H5101001."""
@@ -43,8 +58,13 @@ def objects(platform, tokens):
     log = wait_for(lambda: platform.call(
         "GET", "notify", f"/api/v1/deliveries?notification_id={note['id']}", tokens["admin"]
     ).json()["items"], what="delivery log")
+    person = platform.call("POST", "cases", "/api/v1/persons", tokens["leader"],
+                           json={"national_id": "510104199001011234", "profession": "physician",
+                                 "institution_id": "H5101001"})
+    assert person.status_code == 200, person.text
     return {"finding_id": finding["id"], "case_id": case["id"], "notification_id": note["id"],
             "endpoint_id": hook.json()["id"], "delivery_id": log[0]["id"],
+            "person_id": person.json()["id"], "institution_id": "H5101001",
             **inspection_objects(platform, tokens)}
 
 
@@ -70,13 +90,17 @@ def test_object_outside_scope_is_404_for_every_role(platform, tokens, objects, s
             # writes: a foreign caller never succeeds (404 after auth, or 4xx on its body)
             for who in FOREIGN:
                 r = platform.call(method, service, url, tokens[who], json={})
-                assert 400 <= r.status_code < 500 and r.status_code != 409, \
+                national = path in NATIONAL and who in SUPERVISORS  # may reach the business rule
+                assert 400 <= r.status_code < 500 and (national or r.status_code != 409), \
                     f"{who} {method} {url}: {r.status_code}"
                 checked += 1
             continue
         for who in FOREIGN:
             r = platform.call("GET", service, url, tokens[who])
-            assert r.status_code in (403, 404), f"{who} GET {url}: {r.status_code} {r.text[:200]}"
+            inside = (path in NATIONAL and who in SUPERVISORS) or (
+                path in REGION_WIDE and who == "inspector_other_dept")
+            allowed = (200, 403, 404) if inside else (403, 404)
+            assert r.status_code in allowed, f"{who} GET {url}: {r.status_code} {r.text[:200]}"
             checked += 1
         for who in OWN + ("admin",):
             r = platform.call("GET", service, url, tokens[who])

@@ -3,6 +3,7 @@ from fundguard_shared.web import create_base_app
 from fundguard_shared.worker import broker_check
 
 from . import api
+from .points import api as points_api
 from .runtime import runtime
 
 
@@ -14,4 +15,5 @@ def create_app():
     smorest.register_blueprint(api.wf)
     smorest.register_blueprint(api.dash)
     smorest.register_blueprint(api.cal)
+    smorest.register_blueprint(points_api.pts)
     return app

@@ -285,3 +285,97 @@ class CalendarYear(Base):
     source: Mapped[str] = mapped_column(Text)
     loaded_by: Mapped[str] = mapped_column(String(128))
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# ---- staff points (驾照式记分) and institution standing (points/) ----------------------------------
+
+class Person(Base):
+    """一人一档: one row per person nationally, keyed by the HMAC of the national identifier
+    (the raw identifier is never stored). ``institution_id`` is where the person works now."""
+    __tablename__ = "persons"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    profession: Mapped[str] = mapped_column(String(32))
+    institution_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    region: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PointsEntry(Base):
+    """Append-only ledger (it is the audit trail): score, restore, annul (reverses an entry),
+    reregister, move. Triggers forbid UPDATE and DELETE (migration 0004)."""
+    __tablename__ = "points_ledger"
+    __table_args__ = (UniqueConstraint("person_id", "seq", name="uq_points_ledger_seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(36), ForeignKey("persons.id", ondelete="RESTRICT"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    effective_on: Mapped[date] = mapped_column(Date)
+    case_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("cases.id", ondelete="RESTRICT"),
+                                                nullable=True, index=True)
+    sanction_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    band: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    responsibility: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    suspension_months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    activity: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reverses_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cause: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    institution_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PersonRestriction(Base):
+    """Derived from the ledger (rebuilt on every change): suspension / termination periods the
+    check endpoint reads. ``ends_on`` is exclusive; NULL = open (termination until re-registered)."""
+    __tablename__ = "person_restrictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(36), ForeignKey("persons.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # suspension | termination
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    ban_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    entry_id: Mapped[int] = mapped_column(Integer)
+    needs_decision: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InstitutionStanding(Base):
+    """Institutions known from sanction events (name, region) — the standing itself is derived."""
+    __tablename__ = "institution_standing"
+
+    institution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    institution_name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(32), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StandingEvent(Base):
+    """Append-only history of sanction.decided events per institution (idempotent by event id)."""
+    __tablename__ = "standing_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                                  nullable=True, index=True)
+    institution_id: Mapped[str] = mapped_column(String(64), index=True)
+    case_id: Mapped[str] = mapped_column(String(36))
+    case_number: Mapped[str] = mapped_column(String(64))
+    sanction_id: Mapped[str] = mapped_column(String(36), index=True)
+    track: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    article: Mapped[str] = mapped_column(String(16))
+    months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    years: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decided_on: Mapped[date] = mapped_column(Date)
+    cause: Mapped[str] = mapped_column(String(32))
+    in_force: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -35,7 +35,24 @@ def deadline_scheduler(stop: threading.Event) -> None:
         stop.wait(interval)
 
 
+def points_projector(stop: threading.Event) -> None:
+    """Every CASES_POINTS_SECONDS (default 5): project new sanction.decided events of the outbox
+    onto institution standing and reverse points of annulled/changed decisions (points.standing)."""
+    from .points import standing
+    interval = float(os.environ.get("CASES_POINTS_SECONDS", "5"))
+    rt = runtime()
+    while not stop.is_set():
+        try:
+            with rt.sessions() as session, session.begin():
+                n = standing.project_outbox(session)
+            if n:
+                log.info("points projector: %d sanction events", n)
+        except Exception:  # the next round retries
+            log.exception("points projection failed")
+        stop.wait(interval)
+
+
 def main() -> None:
     rt = runtime()
     run_worker(rt.settings, rt.engine, rt.sessions, rt.tables, HANDLERS,
-               extra_loops=(deadline_scheduler,))
+               extra_loops=(deadline_scheduler, points_projector))
