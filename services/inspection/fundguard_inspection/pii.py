@@ -11,10 +11,10 @@ Nothing here logs a plaintext; callers must not either.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from fundguard_shared import keyring
 
 
 class PiiKeyMissing(RuntimeError):
@@ -25,31 +25,8 @@ class PiiUnreadable(RuntimeError):
     code = "pii_unreadable"
 
 
-def _key_file() -> Path:
-    explicit = os.environ.get("FUNDGUARD_PII_KEY_FILE")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("FUNDGUARD_VAR_DIR", "var")) / "dev-pii-key"
-
-
-def _keys() -> list[str]:
-    raw = os.environ.get("FUNDGUARD_PII_KEY", "").strip()
-    if not raw:
-        try:
-            raw = _key_file().read_text().strip()
-        except OSError:
-            raw = ""
-    keys = [k.strip() for k in raw.split(",") if k.strip()]
-    if not keys:
-        raise PiiKeyMissing("FUNDGUARD_PII_KEY is not set")
-    return keys
-
-
 def cipher() -> MultiFernet:
-    try:
-        return MultiFernet([Fernet(k) for k in _keys()])
-    except ValueError as exc:  # malformed key
-        raise PiiKeyMissing(f"FUNDGUARD_PII_KEY is not a valid Fernet key: {type(exc).__name__}")
+    return keyring.cipher(("FUNDGUARD_PII_KEY",), PiiKeyMissing)
 
 
 def generate_key() -> str:

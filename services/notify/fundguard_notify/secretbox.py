@@ -10,10 +10,10 @@ a secret in clear. Nothing here logs a plaintext.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import InvalidToken, MultiFernet
+
+from fundguard_shared import keyring
 
 KEY_ENV = ("FUNDGUARD_NOTIFY_SECRET_KEY", "FUNDGUARD_PII_KEY")
 
@@ -26,36 +26,8 @@ class SecretUnreadable(RuntimeError):
     code = "secret_unreadable"
 
 
-def _key_file() -> Path:
-    explicit = os.environ.get("FUNDGUARD_PII_KEY_FILE")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("FUNDGUARD_VAR_DIR", "var")) / "dev-pii-key"
-
-
-def _keys() -> list[str]:
-    raw = ""
-    for name in KEY_ENV:
-        raw = os.environ.get(name, "").strip()
-        if raw:
-            break
-    if not raw:
-        try:
-            raw = _key_file().read_text().strip()
-        except OSError:
-            raw = ""
-    keys = [k.strip() for k in raw.split(",") if k.strip()]
-    if not keys:
-        raise SecretKeyMissing("FUNDGUARD_NOTIFY_SECRET_KEY (or FUNDGUARD_PII_KEY) is not set")
-    return keys
-
-
 def cipher() -> MultiFernet:
-    try:
-        return MultiFernet([Fernet(k) for k in _keys()])
-    except ValueError as exc:  # malformed key
-        raise SecretKeyMissing(f"the webhook secret key is not a valid Fernet key: "
-                               f"{type(exc).__name__}") from None
+    return keyring.cipher(KEY_ENV, SecretKeyMissing)
 
 
 def encrypt(plaintext: str) -> str:
