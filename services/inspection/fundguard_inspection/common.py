@@ -150,13 +150,3 @@ def amount_in_range(value) -> None:
 
 
 AMOUNT_DOC = {"description": "元, 0 – 100,000,000,000"}
-
-
-class UtcDateTime(__import__("marshmallow").fields.DateTime):
-    """A timestamp always written with its offset (RFC 3339 ``date-time``): SQLite hands back
-    naive values for ``DateTime(timezone=True)`` columns; they were stored in UTC."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)

@@ -39,7 +39,7 @@ from fundguard_shared.ratelimit import rate_limited
 from fundguard_shared.workdays import MONTHS, add_months
 
 from . import pii, rewards
-from .common import (AMOUNT_DOC, UtcDateTime, add_working_days, amount_in_range,
+from .common import (AMOUNT_DOC, add_working_days, amount_in_range,
                      check_version, department_for, env_int, get_or_404, in_scope, not_future,
                      period_end, scoped, stale_as_conflict, try_add_working_days)
 from .findings import record_finding
@@ -154,7 +154,7 @@ class AccessOut(Schema):
     action = fields.String()
     purpose = fields.String(allow_none=True)
     request_id = fields.String(allow_none=True)
-    at = UtcDateTime()
+    at = fields.DateTime()
 
 
 class ComplaintDecisionIn(Schema):

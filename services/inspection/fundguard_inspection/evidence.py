@@ -27,7 +27,7 @@ from fundguard_shared.outbox import add_event
 from fundguard_shared.pagination import PageArgs, page_query
 
 from . import filetypes
-from .common import (UtcDateTime, add_working_days, check_version, department_for, env_int,
+from .common import (add_working_days, check_version, department_for, env_int,
                      get_or_404, in_scope, not_future, scoped, stale_as_conflict)
 from .models import (MESSAGING, SERVICE, Complaint, CustodyEntry, EvidenceFile, FlightPlan,
                      Preservation)
@@ -63,7 +63,7 @@ class EvidenceOut(Schema):
     description = fields.String()
     attached_to = fields.String()
     uploaded_by = fields.String()
-    created_at = UtcDateTime()
+    created_at = fields.DateTime()
 
 
 class EvidenceList(Schema):
@@ -92,7 +92,7 @@ class CustodyOut(Schema):
     actor_role = fields.String()
     request_id = fields.String(allow_none=True)
     detail = fields.String(allow_none=True)
-    at = UtcDateTime()
+    at = fields.DateTime()
 
 
 class PreservationIn(Schema):

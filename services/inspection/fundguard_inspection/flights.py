@@ -24,7 +24,7 @@ from fundguard_shared.outbox import utcnow
 from fundguard_shared.pagination import PageArgs, page_query
 
 from . import draw as drawing
-from .common import (AMOUNT_DOC, UtcDateTime, add_working_days, amount_in_range,
+from .common import (AMOUNT_DOC, add_working_days, amount_in_range,
                      check_version, department_for, env_int, get_or_404, scoped,
                      stale_as_conflict, today)
 from .findings import FindingOut, record_finding
@@ -162,11 +162,11 @@ class RecordIn(Schema):
 
 
 class RecordOut(RecordIn):
-    recorded_at = UtcDateTime()
+    recorded_at = fields.DateTime()
     id = fields.String()
     plan_id = fields.String()
     created_by = fields.String()
-    created_at = UtcDateTime()
+    created_at = fields.DateTime()
 
 
 class FlightFindingIn(Schema):
@@ -206,11 +206,11 @@ class FlightFindingOut(Schema):
     status = fields.String()
     response = fields.String(allow_none=True)
     dispute_reason = fields.String(allow_none=True)
-    responded_at = UtcDateTime(allow_none=True)
+    responded_at = fields.DateTime(allow_none=True)
     decision = fields.String(allow_none=True)
     decision_reason = fields.String(allow_none=True)
     decision_participants = fields.List(fields.String(), allow_none=True)
-    decided_at = UtcDateTime(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
     finding_id = fields.String(allow_none=True)
     response_due = fields.Date(allow_none=True)
 
@@ -281,7 +281,7 @@ class DrawOut(Schema):
     count = fields.Integer()
     result = fields.List(fields.String())
     drawn_by = fields.String()
-    drawn_at = UtcDateTime()
+    drawn_at = fields.DateTime()
 
 
 class DrawVerifyOut(Schema):
@@ -307,12 +307,12 @@ class PlanOut(Schema):
     period_end = fields.Date()
     status = fields.String()
     created_by = fields.String()
-    created_at = UtcDateTime()
+    created_at = fields.DateTime()
     launched_by = fields.String(allow_none=True)
-    launched_at = UtcDateTime(allow_none=True)
+    launched_at = fields.DateTime(allow_none=True)
     feedback_on = fields.Date(allow_none=True)
     response_due = fields.Date(allow_none=True)
-    handed_over_at = UtcDateTime(allow_none=True)
+    handed_over_at = fields.DateTime(allow_none=True)
     version = fields.Integer()
 
 

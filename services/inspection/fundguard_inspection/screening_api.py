@@ -21,7 +21,7 @@ from fundguard_shared.errors import ApiError
 from fundguard_shared.pagination import PageArgs, page_query
 
 from . import screening_service as svc
-from .common import (AMOUNT_DOC, UtcDateTime, amount_in_range, department_for, get_or_404,
+from .common import (AMOUNT_DOC, amount_in_range, department_for, get_or_404,
                      scoped)
 from .models import ClaimsImport, HitReview, ScreeningRunRecord
 from .runtime import runtime
@@ -40,7 +40,7 @@ class ImportOut(Schema):
     rows_loaded = fields.Integer()
     rows_rejected = fields.Integer()
     imported_by = fields.String()
-    created_at = UtcDateTime()
+    created_at = fields.DateTime()
 
 
 class ImportReportOut(ImportOut):
@@ -84,7 +84,7 @@ class RunOut(Schema):
     total_hits = fields.Integer()
     summary = fields.Dict()
     started_by = fields.String()
-    created_at = UtcDateTime()
+    created_at = fields.DateTime()
 
 
 class RunList(Schema):
@@ -122,7 +122,7 @@ class ReviewOut(Schema):
     reason = fields.String()
     finding_id = fields.String(allow_none=True)
     reviewed_by = fields.String()
-    reviewed_at = UtcDateTime()
+    reviewed_at = fields.DateTime()
 
 
 blp = Blueprint("screening", __name__, url_prefix="/api/v1/screening",
