@@ -19,3 +19,10 @@ def page_query(session: Session, query, args: dict) -> dict:
     items = session.execute(query.limit(args["per_page"])
                             .offset((args["page"] - 1) * args["per_page"])).scalars().all()
     return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+
+class Page(Schema):
+    """Base of every paged list response: subclass it and add ``items``."""
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from fundguard_shared.auth import require
 from fundguard_shared.errors import ApiError
-from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.pagination import Page, PageArgs, page_query
 
 from . import audit, clock, dashboard, deadlines, service
 from .models import AuditEntry, Case, Recusal
@@ -58,11 +58,8 @@ class CaseDetail(CaseOut):
         return allowed_actions(case, g.principal, records=True)
 
 
-class CaseList(Schema):
+class CaseList(Page):
     items = fields.List(fields.Nested(CaseOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class DeadlineOut(Schema):

@@ -34,7 +34,7 @@ from fundguard_shared.errors import ApiError
 from fundguard_shared.events import PARTY_TYPES
 from fundguard_shared.events_inspection import COMPLAINT_CHANNELS, NOTICE_METHODS
 from fundguard_shared.outbox import add_event
-from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.pagination import Page, PageArgs, page_query
 from fundguard_shared.ratelimit import rate_limited
 from fundguard_shared.workdays import MONTHS, add_months
 
@@ -129,11 +129,8 @@ class ComplaintOut(Schema):
     version = fields.Integer()
 
 
-class ComplaintList(Schema):
+class ComplaintList(Page):
     items = fields.List(fields.Nested(ComplaintOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class InformantOut(InformantIn):

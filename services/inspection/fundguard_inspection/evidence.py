@@ -24,7 +24,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from fundguard_shared.auth import Principal, require
 from fundguard_shared.errors import ApiError
 from fundguard_shared.outbox import add_event
-from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.pagination import Page, PageArgs, page_query
 
 from . import filetypes
 from .common import (add_working_days, check_version, department_for, env_int,
@@ -66,11 +66,8 @@ class EvidenceOut(Schema):
     created_at = fields.DateTime()
 
 
-class EvidenceList(Schema):
+class EvidenceList(Page):
     items = fields.List(fields.Nested(EvidenceOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class EvidenceArgs(PageArgs):
@@ -137,11 +134,8 @@ class PreservationOut(Schema):
         return p.status == "open" and today() > p.decision_due
 
 
-class PreservationList(Schema):
+class PreservationList(Page):
     items = fields.List(fields.Nested(PreservationOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 # ---- rules -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from fundguard_shared.catalogue import VIOLATION_TYPES
 from fundguard_shared.errors import ApiError
 from fundguard_shared.events import PARTY_TYPES
 from fundguard_shared.outbox import add_event
-from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.pagination import Page, PageArgs, page_query
 
 from .models import MESSAGING, SERVICE, Finding
 from .runtime import runtime
@@ -61,11 +61,8 @@ class FindingOut(Schema):
     case_number = fields.String(allow_none=True)
 
 
-class FindingList(Schema):
+class FindingList(Page):
     items = fields.List(fields.Nested(FindingOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 # ---- rules ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from fundguard_shared.catalogue import VIOLATION_TYPES
 from fundguard_shared.errors import ApiError
 from fundguard_shared.events import PARTY_TYPES
 from fundguard_shared.outbox import utcnow
-from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.pagination import Page, PageArgs, page_query
 
 from . import draw as drawing
 from .common import (AMOUNT_DOC, add_working_days, amount_in_range,
@@ -215,11 +215,8 @@ class FlightFindingOut(Schema):
     response_due = fields.Date(allow_none=True)
 
 
-class FlightFindingList(Schema):
+class FlightFindingList(Page):
     items = fields.List(fields.Nested(FlightFindingOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class ResponseIn(Schema):
@@ -322,11 +319,8 @@ class PlanDetailOut(PlanOut):
     draws = fields.List(fields.Nested(DrawOut))
 
 
-class PlanList(Schema):
+class PlanList(Page):
     items = fields.List(fields.Nested(PlanOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class HandoverOut(Schema):

@@ -18,7 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from fundguard_shared.auth import require
 from fundguard_shared.catalogue import VIOLATION_TYPES
 from fundguard_shared.errors import ApiError
-from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.pagination import Page, PageArgs, page_query
 
 from . import screening_service as svc
 from .common import (AMOUNT_DOC, amount_in_range, department_for, get_or_404,
@@ -47,11 +47,8 @@ class ImportReportOut(ImportOut):
     report = fields.Dict()
 
 
-class ImportList(Schema):
+class ImportList(Page):
     items = fields.List(fields.Nested(ImportOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class ClaimsUpload(Schema):
@@ -59,11 +56,8 @@ class ClaimsUpload(Schema):
     department = fields.String(metadata={"description": "leader only: the owning department"})
 
 
-class RejectsOut(Schema):
+class RejectsOut(Page):
     items = fields.List(fields.Dict())
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class RunIn(Schema):
@@ -87,22 +81,16 @@ class RunOut(Schema):
     created_at = fields.DateTime()
 
 
-class RunList(Schema):
+class RunList(Page):
     items = fields.List(fields.Nested(RunOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class HitArgs(PageArgs):
     rule_id = fields.String(load_default=None)
 
 
-class HitList(Schema):
+class HitList(Page):
     items = fields.List(fields.Dict())
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
 
 
 class ReviewIn(Schema):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from fundguard_shared.auth import Principal, require
 from fundguard_shared.errors import ApiError
-from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.pagination import Page, PageArgs, page_query
 
 from .delivery import REPLAYABLE, replay
 from .models import DELIVERY_STATUSES, Delivery, DeliveryAttempt
@@ -72,11 +72,8 @@ class DeliveryDetail(DeliveryOut):
     attempt_log = fields.List(fields.Nested(AttemptOut))
 
 
-class DeliveryPage(Schema):
+class DeliveryPage(Page):
     items = fields.List(fields.Nested(DeliveryOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 def _list(args, base):

@@ -11,7 +11,7 @@ from sqlalchemy import and_, exists, func, or_, select
 
 from fundguard_shared.auth import Principal, require
 from fundguard_shared.errors import ApiError
-from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.pagination import Page, PageArgs, page_query
 
 from .models import Notification, NotificationRead
 from .runtime import runtime
@@ -50,12 +50,9 @@ class NotificationOut(Schema):
     read = fields.Boolean()
 
 
-class Inbox(Schema):
+class Inbox(Page):
     items = fields.List(fields.Nested(NotificationOut))
-    total = fields.Integer()
     unread = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 blp = Blueprint("inbox", __name__, url_prefix="/api/v1/inbox", description="站内信 / Inbox")

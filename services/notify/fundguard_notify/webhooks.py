@@ -16,7 +16,7 @@ from sqlalchemy import select
 from fundguard_shared.auth import require
 from fundguard_shared.errors import ApiError
 from fundguard_shared.outbox import utcnow
-from fundguard_shared.pagination import PageArgs, page_query
+from fundguard_shared.pagination import Page, PageArgs, page_query
 
 from .channels.webhook import check_url
 from .models import WebhookEndpoint
@@ -72,11 +72,8 @@ class EndpointWithSecret(EndpointOut):
     secret = fields.String(metadata={"description": "shown once; sign check: HMAC-SHA256"})
 
 
-class EndpointPage(Schema):
+class EndpointPage(Page):
     items = fields.List(fields.Nested(EndpointOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class EndpointArgs(PageArgs):
