@@ -6,8 +6,10 @@
 """
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import wraps
 from typing import Callable, Iterable
@@ -108,6 +110,12 @@ def trusted_issuers(settings) -> dict[str, TrustedIssuer]:
 
 def decode_token(token: str, issuers: dict[str, TrustedIssuer], *, leeway: int,
                  max_ttl: int) -> Principal:
+    return _verify(token, issuers, leeway=leeway, max_ttl=max_ttl)[0]
+
+
+def _verify(token: str, issuers: dict[str, TrustedIssuer], *, leeway: int,
+            max_ttl: int) -> tuple[Principal, float]:
+    """The principal of a verified token and the token's expiry (epoch seconds)."""
     if not issuers:
         raise ApiError(401, "auth_not_configured", "服务未配置令牌校验密钥",
                        "Token verification is not configured")
@@ -137,7 +145,7 @@ def decode_token(token: str, issuers: dict[str, TrustedIssuer], *, leeway: int,
     except ValueError:
         raise ApiError(401, "token_scope_invalid", "令牌中的角色或范围无效",
                        "Token role or scope invalid")
-    return principal
+    return principal, float(claims["exp"])
 
 
 def authenticate() -> Principal:
@@ -150,9 +158,35 @@ def authenticate() -> Principal:
         raise ApiError(401, "token_missing", "缺少 Bearer 令牌", "Bearer token missing")
     s = current_app.config["SETTINGS"]
     issuers = current_app.config.setdefault("TRUSTED_ISSUERS", trusted_issuers(s))
-    g.principal = decode_token(token.strip(), issuers, leeway=s.jwt_leeway_seconds,
-                               max_ttl=s.jwt_max_ttl_seconds)
+    g.principal = _VERIFIED.get(issuers, token.strip(), s.jwt_leeway_seconds, s.jwt_max_ttl_seconds)
     return g.principal
+
+
+class _VerifiedTokens:
+    """Tokens whose signature and claims were verified, kept until they expire (bounded LRU):
+    a client sends the same token on every request; verifying it once is enough. Expiry is
+    re-checked on every hit; the key includes the issuer set, so a new configuration re-verifies."""
+
+    def __init__(self, size: int = 4096):
+        self.size, self._lock = size, threading.Lock()
+        self._items: OrderedDict[tuple[int, str], tuple[Principal, float]] = OrderedDict()
+
+    def get(self, issuers: dict, token: str, leeway: int, max_ttl: int) -> Principal:
+        key, now = (id(issuers), token), time.time()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[1] + leeway >= now:
+                self._items.move_to_end(key)
+                return hit[0]
+        principal, exp = _verify(token, issuers, leeway=leeway, max_ttl=max_ttl)
+        with self._lock:
+            self._items[key] = (principal, exp)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return principal
+
+
+_VERIFIED = _VerifiedTokens()
 
 
 def require(*roles: str) -> Callable:

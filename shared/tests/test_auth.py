@@ -117,3 +117,49 @@ def test_alg_none_token_rejected(client):
                         "region": "510100", "iat": int(time.time()),
                         "exp": int(time.time()) + 60}, None, algorithm="none")
     assert _get(client, token).status_code == 401
+
+
+def test_a_verified_token_is_refused_once_it_expires_even_though_it_was_cached(client, idp, monkeypatch):
+    """Verified tokens are cached for speed; the cache never outlives the token's exp + leeway."""
+    from fundguard_shared import auth
+    now = int(time.time())
+    token = _rs(idp[0], iat=now, exp=now + 60)
+    assert _get(client, token).status_code == 200
+    assert _get(client, token).status_code == 200  # served from the cache
+    later = now + 60 + 31  # beyond the 30 s leeway
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _FrozenDatetime(later), raising=False)
+    r = _get(client, token)
+    assert r.status_code == 401 and r.json["code"] == "token_expired"
+
+
+def test_a_cached_token_is_not_accepted_by_an_app_trusting_other_issuers(idp, monkeypatch, tmp_path):
+    """The cache is keyed by the issuer set: a token verified by one configuration is verified
+    again (and refused) by an app that does not trust its issuer."""
+    from fundguard_shared.auth import issue_token as _issue
+    monkeypatch.setenv("FUNDGUARD_VAR_DIR", str(tmp_path))
+    apps = []
+    for secret in (SECRET, "t" * 48):
+        monkeypatch.setenv("FUNDGUARD_JWT_SECRET", secret)
+        app = Flask("t")
+        app.config["SETTINGS"] = load_settings("test")
+        register_error_handlers(app)
+        app.add_url_rule("/leaders", "leaders", require("leader")(lambda: {"sub": g.principal.sub}))
+        apps.append(app.test_client())
+    token = _issue(Principal("l", "leader", region="510100"), SECRET, "fundguard-dev", "fundguard")
+    assert _get(apps[0], token).status_code == 200
+    assert _get(apps[1], token).status_code == 401
+
+
+class _FrozenDatetime:
+    """Stands in for ``datetime`` inside PyJWT so its exp check sees the same moved clock."""
+
+    def __init__(self, epoch: int):
+        import datetime as _dt
+        self._dt, self._epoch = _dt.datetime, epoch
+
+    def now(self, tz=None):
+        return self._dt.fromtimestamp(self._epoch, tz)
+
+    def __getattr__(self, name):
+        return getattr(self._dt, name)
