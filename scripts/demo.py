@@ -24,6 +24,9 @@ DEMO_USERS = [
     Principal("leader-wang", "leader", region="510100", name="王局长"),
     Principal("legal-zhao", "legal_reviewer", region="510100", name="赵法制"),
     Principal("panel-chen", "panel_member", region="510100", name="陈委员"),
+    Principal("panel-liu", "panel_member", region="510100", name="刘委员"),
+    Principal("panel-sun", "panel_member", region="510100", name="孙委员"),
+    Principal("panel-zhou", "panel_member", region="510100", name="周委员"),
     Principal("inst-hx", "institution", institution_id="H5101001", name="成都某某医院"),
     Principal("admin", "admin", name="管理员"),
 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the browser tests (tests/browser/) need from Debian, only when missing:
 # chromium (driven headless by Python playwright with executable_path=/usr/bin/chromium; the
-# playwright package never downloads a browser here) and fonts-wqy-microhei so Chinese renders.
+# playwright package never downloads a browser here) and fonts-wqy-microhei so Chinese renders
+# (also the CJK font embedded in legal-document PDFs), plus poppler-utils for the PDF tests.
 # Non-interactive; works as root with no stdin. Uses sudo -n when not root and sudo allows it.
 # Exit 0 when both are present afterwards; non-zero (with a message) when they cannot be had.
 set -euo pipefail
@@ -10,6 +11,8 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 dpkg-query -W -f='${Status}' fonts-wqy-microhei 2>/dev/null | grep -q "install ok installed" \
   || missing+=(fonts-wqy-microhei)
+# poppler-utils: pdftotext / pdffonts for the legal-document tests (services/cases/tests/test_documents*.py)
+command -v pdftotext >/dev/null 2>&1 && command -v pdffonts >/dev/null 2>&1 || missing+=(poppler-utils)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

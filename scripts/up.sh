@@ -6,6 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 export FUNDGUARD_VAR_DIR="${FUNDGUARD_VAR_DIR:-$ROOT/var}"
 mkdir -p "$FUNDGUARD_VAR_DIR"
+# the CJK font legal documents embed (fonts-wqy-microhei); without it issuing answers 503, the rest runs
+font="${CASES_PDF_FONT:-/usr/share/fonts/truetype/wqy/wqy-microhei.ttc}"
+[ -f "$font" ] || bash scripts/ensure_browser.sh || echo "==> no CJK font at $font: issuing documents will answer 503 / 缺少中文字体，执法文书暂不能出具" >&2
 secret_file="$FUNDGUARD_VAR_DIR/dev-jwt-secret"
 [ -s "$secret_file" ] || (umask 077; python -c 'import secrets; print(secrets.token_urlsafe(48))' > "$secret_file")
 export FUNDGUARD_JWT_SECRET="${FUNDGUARD_JWT_SECRET:-$(cat "$secret_file")}"

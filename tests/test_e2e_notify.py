@@ -118,3 +118,56 @@ def test_notices_reach_email_webhook_and_inbox_once(stack):
     assert len(sink.to("yibao@hospital.example.cn")) == 1
     assert len([m for m in sink.to("leader@ybj.example.cn")
                 if case["number"] in m["Subject"]]) == 1
+
+
+def test_points_and_standing_changes_reach_the_institution_inbox(stack):
+    """Through the real processes: an agreement sanction is decided; the cases worker consumes
+    sanction.decided from the bus and announces standing.changed (credit tier C); a leader
+    proposes a score for a staff member (points.proposed, with the defence window), the
+    institution waives the defence (points.scored): every notice reaches the institution's inbox."""
+    platform, _sink, _receiver = stack
+    leader = platform.token("leader", "leader-a", region="510100")
+    inspector = platform.token("inspector", "insp-a", region="510100", department="稽核一科")
+    inst = platform.token("institution", "inst-a", institution_id=INST)
+    finding = record_finding(platform, inspector)
+    case = case_for_finding(platform, leader, finding["id"])
+    officers = [{"id": "insp-a", "name": "张三", "credential_no": "川医保执 001"},
+                {"id": "insp-b", "name": "李四", "credential_no": "川医保执 002"}]
+    for token, trigger, data in ((inspector, "start_verification", {}), (leader, "open_case", {"officers": officers}),
+                                 (inspector, "start_investigation", {}),
+                                 (leader, "agreement_action", {"kind": "suspend_payment", "months": 2})):
+        r = platform.call("POST", "cases", f"/api/v1/cases/{case['id']}/transitions", token,
+                          json={"trigger": trigger, "version": case["version"], "reason": "依协议处理", "data": data})
+        assert r.status_code == 200, r.text
+        case = r.json()
+    sanction = platform.call("GET", "cases", f"/api/v1/cases/{case['id']}/file", leader).json()["sanctions"]
+    sanction_id = next(s["id"] for s in sanction if s["kind"] == "suspend_payment")
+
+    def kinds():
+        r = platform.call("GET", "notify", "/api/v1/inbox?per_page=200", inst)
+        return [n["kind"] for n in r.json()["items"]]
+
+    wait_for(lambda: "standing_changed" in kinds(), timeout=60, what="standing notice")
+    st = platform.call("GET", "cases", f"/api/v1/institutions/{INST}/standing", inst).json()
+    assert (st["credit_tier"], [s["kind"] for s in st["active_suspensions"]]) == ("C", ["suspend_payment"])
+
+    person = platform.call("POST", "cases", "/api/v1/persons", leader, json={
+        "national_id": "510104198502023456", "profession": "physician", "institution_id": INST})
+    assert person.status_code == 200, person.text
+    pid = person.json()["id"]
+    r = platform.call("POST", "cases", f"/api/v1/persons/{pid}/proposals", leader, json={
+        "case_id": case["id"], "sanction_id": sanction_id, "band": "1-3", "responsibility": "一般",
+        "reason": "对分解住院负一般责任"})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: "points_proposed" in kinds(), timeout=60, what="points proposed notice")
+    w = platform.call("POST", "cases", f"/api/v1/persons/{pid}/proposals/{r.json()['id']}/waiver", inst,
+                      json={"reason": "本人书面放弃"})
+    assert w.status_code == 200 and w.json()["status"] == "scored", w.text
+    wait_for(lambda: "points_scored" in kinds(), timeout=60, what="points scored notice")
+    items = platform.call("GET", "notify", "/api/v1/inbox?per_page=200", inst).json()["items"]
+    proposed = next(n for n in items if n["kind"] == "points_proposed")
+    assert "陈述申辩" in proposed["body"] and "510104198502023456" not in proposed["body"]
+    assert kinds().count("points_scored") == 1
+    # the check endpoint's raw query path on this backend: 1 point, may bill
+    r = platform.call("POST", "cases", "/api/v1/persons/check", inst, json={"national_id": "510104198502023456"})
+    assert r.status_code == 200 and (r.json()["reason"], r.json()["person_id"]) == ("ok", pid), r.text

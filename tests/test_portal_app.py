@@ -214,7 +214,8 @@ def test_next_parameter_never_redirects_off_site(app):
 @pytest.mark.parametrize("username,path", [
     ("insp", "/admin/users"), ("boss", "/admin/users/new"), ("inst", "/dashboard"),
     ("insp", "/dashboard"), ("inst", "/findings/new"), ("root", "/cases"),
-    ("inst", "/dashboard/cases.csv"),
+    ("inst", "/dashboard/cases.csv"), ("inst", "/evidence"), ("inst", "/screening"),
+    ("inst", "/complaints/new"), ("inst", "/tasks"), ("insp", "/admin/calendar"),
 ])
 def test_wrong_role_gets_a_403_page(app, username, path):
     c = app.test_client()
@@ -282,11 +283,40 @@ def test_services_down_pages_show_chinese_messages_without_stack_traces(app):
     login(c, "boss")
     home = c.get("/")
     assert home.status_code == 200 and "案件服务暂时无法访问" in home.get_data(as_text=True)
-    for path in ("/cases", "/cases/some-id", "/dashboard", "/inbox", "/findings"):
+    for path in ("/cases", "/cases/some-id", "/dashboard", "/inbox", "/findings", "/evidence",
+                 "/complaints", "/screening", "/screening/runs/r1", "/tasks",
+                 "/cases?sort=amount&q=x"):
         r = c.get(path)
         text = r.get_data(as_text=True)
         assert r.status_code == 503, path
         assert "暂时无法访问" in text and "Traceback" not in text, path
+
+
+def test_informant_fields_are_offered_to_complaint_handlers_only(app, monkeypatch):
+    c = app.test_client()
+    login(c, "insp")
+    assert 'name="informant_name"' in c.get("/complaints/new").get_data(as_text=True)
+    monkeypatch.setenv("FUNDGUARD_COMPLAINT_HANDLER_IDS", "someone-else")
+    html = c.get("/complaints/new").get_data(as_text=True)
+    assert 'name="informant_name"' not in html and "不是举报承办人员" in html
+    # a real-name complaint from a non-handler is refused before anything is sent
+    r = c.post("/complaints/new", data={"csrf_token": csrf_of(html), "channel": "phone",
+                                        "institution_id": "H1", "institution_name": "某医院",
+                                        "summary": "x", "real_name": "1",
+                                        "informant_name": "王某", "informant_phone": "138"})
+    assert r.status_code == 422 and "举报承办人员" in r.get_data(as_text=True)
+
+
+def test_admin_calendar_errors_are_chinese_and_nothing_is_sent_without_a_year(app):
+    c = app.test_client()
+    login(c, "root")
+    html = c.get("/admin/calendar").get_data(as_text=True)
+    assert 'for="year"' in html and 'for="holidays"' in html
+    r = c.post("/admin/calendar", data={"csrf_token": csrf_of(html), "year": "明年"})
+    assert r.status_code == 422 and "请填写年份" in r.get_data(as_text=True)
+    r = c.post("/admin/calendar", data={"csrf_token": csrf_of(html), "year": "2027",
+                                        "holidays": "2027-01-01", "source": "通知"})
+    assert r.status_code == 503 and "案件服务暂时无法访问" in r.get_data(as_text=True)
 
 
 def test_unknown_page_is_a_chinese_404(app):

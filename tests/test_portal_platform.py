@@ -3,7 +3,6 @@ Flask test client; the three services and workers are real processes): forms rea
 the user's token, actions come from the case's ``actions``, scope and errors show as Chinese."""
 from __future__ import annotations
 
-import json
 import re
 import uuid
 
@@ -17,10 +16,6 @@ from fundguard_portal.app import create_app
 from fundguard_portal.runtime import PortalRuntime
 
 pytestmark = pytest.mark.platform
-
-OFFICERS = {"officers": [{"id": "E001", "name": "张检查", "credential_no": "川医保执 001"},
-                         {"id": "E002", "name": "刘检查", "credential_no": "川医保执 002"}]}
-
 
 @pytest.fixture(scope="module")
 def portal(platform):
@@ -127,28 +122,117 @@ def test_transitions_carry_the_version_and_a_stale_one_reads_as_refresh(portal, 
     assert "刷新案件" in text
 
 
-def test_open_case_guard_failure_is_listed_then_data_from_the_form_opens_it(portal, platform, tokens):
+def fire(client, case_id: str, trigger: str, reason: str = "", **fields):
+    """Submit one step's generated form as the browser would."""
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f'id="step-{trigger}"' in page, f"{trigger} is not offered"
+    return client.post(f"/cases/{case_id}/transition", data={
+        "csrf_token": csrf_of(page), "trigger": trigger, "reason": reason,
+        "version": re.search(r'name="version" value="(\d+)"', page).group(1), **fields})
+
+
+OFFICER_FIELDS = {"officers-0-id": "insp-zhang", "officers-0-credential_no": "川医保执 001",
+                  "officers-1-id": "insp-li", "officers-1-credential_no": "川医保执 002"}
+
+
+def test_open_case_form_lists_the_guard_failure_then_the_officer_fields_open_it(portal, platform, tokens):
     app, _, _ = portal
     case = new_case(app, platform, tokens)
     leader = client_for(app, "leader-wang")
-
-    def fire(trigger, reason="", data=""):
-        page = leader.get(f"/cases/{case['id']}").get_data(as_text=True)
-        return leader.post(f"/cases/{case['id']}/transition", data={
-            "csrf_token": csrf_of(page), "trigger": trigger, "reason": reason, "data": data,
-            "version": re.search(r'name="version" value="(\d+)"', page).group(1)})
-
-    assert fire("start_verification").status_code == 302
+    assert fire(leader, case["id"], "start_verification").status_code == 302
     page = leader.get(f"/cases/{case['id']}").get_data(as_text=True)
-    assert "officers" in page                            # the data hint for 批准立案
-    r = fire("open_case", "线索属实")
-    assert r.status_code == 422 and "操作条件未满足" in r.get_data(as_text=True)
-    r = fire("open_case", "线索属实", "{not json")
-    assert r.status_code == 422 and "JSON" in r.get_data(as_text=True)
-    r = fire("open_case", "线索属实", json.dumps(OFFICERS, ensure_ascii=False))
+    assert 'for="f-open_case-officers-0-id"' in page and "张检查（insp-zhang）" in page
+    r = fire(leader, case["id"], "open_case", "线索属实")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422 and "操作条件未满足" in text and "至少两名" in text
+    r = fire(leader, case["id"], "open_case", "线索属实", **{"officers-0-credential_no": "川医保执 001"})
+    assert r.status_code == 422 and "请选择办案人员" in r.get_data(as_text=True)
+    r = fire(leader, case["id"], "open_case", "线索属实", **OFFICER_FIELDS)
     assert r.status_code == 302, r.get_data(as_text=True)
     page = leader.get(f"/cases/{case['id']}").get_data(as_text=True)
-    assert "已立案" in page and "批准立案" in page
+    assert "已立案" in page and "川医保执 002" in page           # the case file lists them
+
+
+def _to_legal_review(app, case) -> None:
+    leader, insp = client_for(app, "leader-wang"), client_for(app, "insp-zhang")
+    assert fire(leader, case["id"], "start_verification").status_code == 302
+    assert fire(leader, case["id"], "open_case", "立案", **OFFICER_FIELDS).status_code == 302
+    assert fire(insp, case["id"], "start_investigation").status_code == 302
+    r = fire(insp, case["id"], "submit_report", "建议处罚", **{
+        "proposal": "sanction", "sanctions-0-kind": "fine", "sanctions-0-article": "38",
+        "sanctions-0-amount": "3210.00"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert fire(insp, case["id"], "submit_for_review").status_code == 302
+
+
+def test_out_of_range_sanction_comes_back_in_chinese_with_the_typed_values_kept(portal, platform, tokens):
+    app, _, _ = portal
+    case = new_case(app, platform, tokens)
+    leader, insp = client_for(app, "leader-wang"), client_for(app, "insp-zhang")
+    fire(leader, case["id"], "start_verification")
+    fire(leader, case["id"], "open_case", "立案", **OFFICER_FIELDS)
+    fire(insp, case["id"], "start_investigation")
+    r = fire(insp, case["id"], "submit_report", "建议处罚", **{
+        "proposal": "sanction", "sanctions-0-kind": "fine", "sanctions-0-article": "38",
+        "sanctions-0-amount": "99999999"})
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422 and "超出条例第38条规定范围" in text and "Traceback" not in text
+    assert 'value="99999999"' in text and '<details class="step" id="step-submit_report"' in text
+
+
+def test_legal_reviewer_sees_the_range_and_must_give_a_reason_to_return(portal, platform, tokens):
+    app, _, _ = portal
+    case = new_case(app, platform, tokens)
+    _to_legal_review(app, case)
+    legal = client_for(app, "legal-zhao")
+    assert case["number"] in legal.get("/").get_data(as_text=True)          # the queue
+    page = legal.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "法定幅度 1–2 倍（3,210.00–6,420.00 元）" in page
+    assert 'id="step-pass_review"' in page and 'id="step-return_review"' in page
+    assert 'id="step-submit_report"' not in page
+    r = fire(legal, case["id"], "return_review", "")
+    assert r.status_code == 422 and "此操作必须填写理由" in r.get_data(as_text=True)
+    r = fire(legal, case["id"], "return_review", "证据不足，补充调查住院病历")
+    assert r.status_code == 302
+    page = legal.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "退回" in page and "证据不足，补充调查住院病历" in page and "调查取证" in page
+
+
+def test_bad_form_input_never_shows_a_stack_trace(portal, platform, tokens):
+    app, _, _ = portal
+    case = new_case(app, platform, tokens)
+    leader = client_for(app, "leader-wang")
+    page = leader.get(f"/cases/{case['id']}").get_data(as_text=True)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    for data, status, message in (
+            ({"trigger": "start_verification", "version": "x"}, 428, "缺少版本号"),
+            ({"trigger": "no_such_step", "version": "1"}, 422, "未知的操作"),
+            ({"trigger": "no_such_step", "version": "1", "data": "[1]"}, 422, "JSON 对象"),
+            ({"trigger": "decline", "version": version}, 409, "当前状态下不能执行此操作")):
+        r = leader.post(f"/cases/{case['id']}/transition", data={"csrf_token": csrf_of(page), **data})
+        text = r.get_data(as_text=True)
+        assert r.status_code == status and message in text, (data, r.status_code, text[-500:])
+        assert "Traceback" not in text and "Exception" not in text
+    for path in ("/cases/%00", "/cases?page=abc&sort=<script>", "/cases?violation_type=x' OR 1=1"):
+        r = leader.get(path)
+        assert r.status_code < 500 and "Traceback" not in r.get_data(as_text=True)
+
+
+def test_case_list_filters_and_sorts_within_the_scope(portal, platform, tokens):
+    app, _, _ = portal
+    small, big = new_case(app, platform, tokens), None
+    inst = "HT" + uuid.uuid4().hex[:8].upper()
+    record_via_portal(app, inst, amount="987654.00")
+    big = case_of(platform, tokens, inst)
+    leader = client_for(app, "leader-wang")
+    html = leader.get("/cases?sort=amount&violation_type=split_admission").get_data(as_text=True)
+    assert html.index(big["number"]) < html.index(small["number"])
+    html = leader.get("/cases?sort=amount_asc").get_data(as_text=True)
+    assert html.index(small["number"]) < html.index(big["number"])
+    html = leader.get("/cases?violation_type=duplicate_charging&q=" + inst).get_data(as_text=True)
+    assert "共 0 件" in html
+    html = leader.get(f"/cases?institution_id={inst}").get_data(as_text=True)
+    assert "共 1 件" in html and big["number"] in html
 
 
 def test_institution_sees_its_own_cases_and_a_404_page_for_others(portal, platform, tokens):
@@ -194,3 +278,30 @@ def test_leader_dashboard_charts_and_csv_export(portal, platform, tokens):
     assert r.mimetype == "text/csv"
     text = r.get_data().decode("utf-8")
     assert text.startswith("\ufeff案件编号,状态") and case["number"] in text
+
+
+def test_staff_issue_a_document_and_anyone_in_scope_opens_its_pdf_through_the_portal(portal, platform, tokens):
+    app, _, _ = portal
+    case = new_case(app, platform, tokens)
+    leader = client_for(app, "leader-wang")
+    fire(leader, case["id"], "start_verification")
+    assert fire(leader, case["id"], "open_case", "立案", **OFFICER_FIELDS).status_code == 302
+    page = leader.get(f"/cases/{case['id']}").get_data(as_text=True)
+    if "执法文书" not in page:
+        pytest.skip("the cases service offers no documents")
+    assert 'id="doc-filing_approval"' in page                          # a type staff may issue
+    r = leader.post(f"/cases/{case['id']}/documents",
+                    data={"csrf_token": csrf_of(page), "doc_type": "filing_approval"})
+    assert r.status_code == 302
+    page = leader.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "已出具" in page, page[page.find("flash"):][:400]
+    doc_id = re.search(r'/documents/([^/"]+)/pdf', page).group(1)
+    pdf = leader.get(f"/documents/{doc_id}/pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.get_data().startswith(b"%PDF") and len(pdf.headers["X-Content-SHA256"]) == 64
+    r = client_for(app, "legal-zhao").get(f"/documents/{doc_id}/pdf")
+    assert r.status_code == 200                                       # in scope: readable
+    bad = leader.post(f"/cases/{case['id']}/documents",
+                      data={"csrf_token": csrf_of(page), "doc_type": "no_such_type"})
+    assert bad.status_code == 302
+    assert "文书未出具" in leader.get(f"/cases/{case['id']}").get_data(as_text=True)

@@ -6,6 +6,7 @@ as it exists — and fails here until its path parameter has an object factory b
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -32,7 +33,8 @@ MUST_SEE = {
 # 一人一档: a person's points record is national — it follows the person across institutions and
 # regions (domain.md §c), so supervisors of any region may read it; institutions still only see
 # their own staff. These paths admit foreign-scope supervisors; foreign institutions get 404.
-NATIONAL = {"/api/v1/persons/{person_id}/points", "/api/v1/persons/{person_id}/scores",
+NATIONAL = {"/api/v1/persons/{person_id}/points", "/api/v1/persons/{person_id}/proposals",
+            "/api/v1/persons/{person_id}/objections",
             "/api/v1/persons/{person_id}/restorations",
             "/api/v1/persons/{person_id}/reregistration"}
 SUPERVISORS = {"inspector_other_dept", "inspector_other_region", "leader_other_region"}
@@ -62,10 +64,38 @@ def objects(platform, tokens):
                            json={"national_id": "510104199001011234", "profession": "physician",
                                  "institution_id": "H5101001"})
     assert person.status_code == 200, person.text
+    document = _issued_document(platform, tokens)
     return {"finding_id": finding["id"], "case_id": case["id"], "notification_id": note["id"],
+            "document_id": document["id"],
             "endpoint_id": hook.json()["id"], "delivery_id": log[0]["id"],
             "person_id": person.json()["id"], "institution_id": "H5101001",
-            **inspection_objects(platform, tokens)}
+            **inspection_objects(platform, tokens), "progress_id": _screening_progress(platform, tokens)}
+
+
+def _screening_progress(platform, tokens) -> str:
+    """The progress record of a screening run started with ``X-Progress-Token`` (after
+    inspection_objects imported claims for the scope)."""
+    token = "scope-" + uuid.uuid4().hex
+    r = platform.call("POST", "inspection", "/api/v1/screening/runs", tokens["inspector"], json={},
+                      headers={"X-Progress-Token": token})
+    assert r.status_code == 201, r.text
+    return token
+
+
+def _issued_document(platform, tokens) -> dict:
+    """A 立案审批表 of a second case of the same scope (立案 through the transitions API)."""
+    case = case_for_finding(platform, tokens["leader"], record_finding(platform, tokens["inspector"])["id"])
+    officers = [{"id": "insp-a", "name": "张三", "credential_no": "川医保执 001"},
+                {"id": "insp-b", "name": "李四", "credential_no": "川医保执 002"}]
+    for trigger, who, data in (("start_verification", "inspector", {}), ("open_case", "leader", {"officers": officers})):
+        r = platform.call("POST", "cases", f"/api/v1/cases/{case['id']}/transitions", tokens[who],
+                          json={"trigger": trigger, "version": case["version"], "reason": "立案", "data": data})
+        assert r.status_code == 200, r.text
+        case = r.json()
+    r = platform.call("POST", "cases", f"/api/v1/cases/{case['id']}/documents", tokens["leader"],
+                      json={"doc_type": "filing_approval"})
+    assert r.status_code == 201, r.text
+    return r.json()
 
 
 def _object_endpoints(platform, service):

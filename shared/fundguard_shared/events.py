@@ -43,6 +43,16 @@ class Envelope(Schema):
 
 # ---- payload schemas -------------------------------------------------------------------------
 
+class EvidenceRef(Schema):
+    """One evidence file as a fact: its id and SHA-256 in the inspection service's store."""
+    evidence_id = fields.String(required=True)
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    filename = fields.String(required=True)
+    media_type = fields.String(required=True)
+    size = fields.Integer(required=True, validate=validate.Range(min=0))
+    added_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+
+
 class FindingRecordedV1(Schema):
     finding_id = fields.String(required=True)
     institution_id = fields.String(required=True)
@@ -56,6 +66,8 @@ class FindingRecordedV1(Schema):
     description = fields.String(required=True)
     source = fields.String(required=True)
     act_date = fields.Date(load_default=None, allow_none=True)
+    # added later, optional: events without it still parse (an empty list), older consumers ignore it
+    evidence = fields.List(fields.Nested(EvidenceRef), load_default=list)
 
 
 class CaseOpenedV1(Schema):

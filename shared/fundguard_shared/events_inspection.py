@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .events import register_payload
+from .events import EvidenceRef, register_payload
 
 COMPLAINT_CHANNELS = ("web", "phone", "letter", "email", "in_person")
 NOTICE_METHODS = ("phone", "sms", "letter", "email", "in_person", "web")
@@ -90,7 +90,16 @@ class ComplaintRewardClaimedV1(Schema):
     claimed_on = fields.Date(required=True)
 
 
+class EvidenceRegisteredV1(EvidenceRef):
+    """An evidence file was attached to a finding (subject ``finding:<id>``, after its
+    ``finding.recorded``): the case opened from the finding lists it with its SHA-256."""
+    finding_id = fields.String(required=True)
+    region = fields.String(required=True)
+    department = fields.String(required=True)
+
+
 INSPECTION_PAYLOADS = {
+    ("evidence.registered", 1): EvidenceRegisteredV1,
     ("evidence.preserved", 1): EvidencePreservedV1,
     ("evidence.preservation_decided", 1): EvidencePreservationDecidedV1,
     ("complaint.received", 1): ComplaintReceivedV1,

@@ -23,8 +23,11 @@ class QueueSpec:
 
 
 QUEUES: tuple[QueueSpec, ...] = (
-    QueueSpec("cases", ("finding.#",), ordered=True),
-    QueueSpec("notify", ("case.#", "sanction.#", "deadline.#", "complaint.#"), ordered=True),
+    # evidence.registered shares the subject finding:<id> with finding.recorded: the cases queue
+    # sees every event of that subject (any new one on it must be bound here too, or it parks)
+    QueueSpec("cases", ("finding.#", "sanction.#", "evidence.registered"), ordered=True),
+    QueueSpec("notify", ("case.#", "sanction.#", "deadline.#", "complaint.#", "points.#", "standing.#"),
+              ordered=True),
     QueueSpec("inspection", ("case.opened",), ordered=False),
 )
 

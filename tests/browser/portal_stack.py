@@ -37,7 +37,10 @@ class PortalStack:
         self.env = dict(platform.env, PORTAL_DATABASE_URL=self.db_url,
                         INSPECTION_URL=platform.url("inspection", ""),
                         CASES_URL=platform.url("cases", ""), NOTIFY_URL=platform.url("notify", ""),
-                        PORTAL_DEMO_PASSWORD=DEMO_PASSWORD)
+                        PORTAL_DEMO_PASSWORD=DEMO_PASSWORD,
+                        # every test signs its people in from 127.0.0.1: the sign-in rate limit
+                        # has its own test (tests/test_portal_login_rate_limit.py)
+                        PORTAL_LOGIN_RATE_LIMIT="1000")
 
     @property
     def base_url(self) -> str:

@@ -15,6 +15,7 @@ from fundguard_shared.errors import ApiError
 from fundguard_shared.pagination import Page, PageArgs, page_query
 
 from . import audit, clock, dashboard, deadlines, service
+from .rules import display
 from .models import AuditEntry, Case, Recusal
 from .runtime import runtime
 from .workflow import WORKFLOW_VERSION, TransitionRejected, allowed_actions, definition, mermaid
@@ -89,6 +90,8 @@ class SanctionOut(Schema):
     tier = fields.String(allow_none=True)
     act = fields.String()
     current = fields.Boolean()
+    range_zh = fields.String(allow_none=True, metadata={
+        "description": "法定幅度（及所选裁量档）的文字说明 / the legal range in words, from rules/"})
 
 
 class FileOut(Schema):
@@ -278,8 +281,11 @@ class CaseFileView(MethodView):
             f = ctx.facts
             f.recusals = session.execute(select(Recusal).where(Recusal.case_id == case.id)
                                          .order_by(Recusal.decided_on)).scalars().all()
-            from .guards import decision_deadline_of
+            from .guards import decision_deadline_of, loss_of
             f.decision_deadline = decision_deadline_of(ctx)
+            loss = loss_of(ctx)
+            for s in f.sanctions:  # display only: the guards judge every value when a step fires
+                s.range_zh = display.range_zh(s.article, s.kind, loss, s.tier, ctx.params)
             return f
 
 

@@ -3,6 +3,7 @@ from fundguard_shared.web import create_base_app
 from fundguard_shared.worker import broker_check
 
 from . import api
+from .documents import api as documents_api
 from .points import api as points_api
 from .runtime import runtime
 
@@ -16,4 +17,8 @@ def create_app():
     smorest.register_blueprint(api.dash)
     smorest.register_blueprint(api.cal)
     smorest.register_blueprint(points_api.pts)
+    smorest.register_blueprint(documents_api.docs)
+    from .documents import public_api as publication_api
+    smorest.register_blueprint(publication_api.pub)
+    smorest.register_blueprint(publication_api.files)
     return app

@@ -96,6 +96,9 @@ BEFORE_DECISION = ("opened", "investigating", "suspended", "reported", "legal_re
 LIVE = BEFORE_DECISION + ("decided", "served", "enforcing")
 AFTER_SERVICE = ("served", "enforcing", "closed")
 STAFF = ("inspector", "leader")
+# the platform itself, never a token role: fires the service steps when an institution opens an
+# electronically served document in the portal (documents/delivery.py)
+SYSTEM_ROLE = "system"
 
 V1 = Definition(
     version=1,
@@ -140,7 +143,7 @@ V1 = Definition(
         Step("conclude_panel", ("panel",), "discussed", ("leader",), "集体讨论决定",
              guards=(panel_result_valid,)),
         # -- prior notice, defence, hearing (事先告知、陈述申辩、听证) -------------------------------
-        Step("notify", ("reported", "reviewed", "discussed"), "notified", STAFF, "送达事先告知书",
+        Step("notify", ("reported", "reviewed", "discussed"), "notified", STAFF + (SYSTEM_ROLE,), "送达事先告知书",
              guards=(proposal_is_sanction, review_passed_if_mandatory, panel_done_if_required,
                      notice_date_valid)),
         Step("file_defence", ("notified",), None, ("institution",), "提出陈述申辩",
@@ -165,7 +168,7 @@ V1 = Definition(
         Step("decide_simplified", ("opened", "investigating"), "decided", STAFF, "简易程序当场处罚",
              guards=(is_active_officer, simplified_valid)),
         # -- service, enforcement, closure (送达、执行、结案) -----------------------------------------
-        Step("serve", ("decided",), "served", STAFF, "送达决定书", guards=(service_valid,)),
+        Step("serve", ("decided",), "served", STAFF + (SYSTEM_ROLE,), "送达决定书", guards=(service_valid,)),
         Step("start_enforcement", ("served",), "enforcing", STAFF, "进入执行",
              guards=(something_to_enforce,)),
         Step("record_payment", ("enforcing",), None, STAFF, "登记缴款/追回", guards=(payment_valid,)),

@@ -1,6 +1,7 @@
 """Helpers of the points / standing tests (no tests here): people, decided sanctions, the ledger's view."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from sqlalchemy import select
@@ -71,6 +72,23 @@ def check(sessions, person_id, on, emergency=False):
 
 
 def project(sessions):
-    from fundguard_cases.points import standing
-    with sessions() as s, s.begin():
-        return standing.project_outbox(s)
+    """Deliver the outbox's sanction.decided events to the cases consumer, as the bus does (the
+    real EventConsumer with the worker's handlers): the number applied (duplicates are not)."""
+    from fundguard_shared.consumer import EventConsumer
+    from fundguard_cases.models import MESSAGING
+    from fundguard_cases.worker import HANDLERS
+    consumer = EventConsumer("cases", sessions, MESSAGING, HANDLERS, ordered=True, dead_letter=lambda *a: None)
+    with sessions() as s:
+        bodies = s.execute(select(MESSAGING.outbox.c.body).where(MESSAGING.outbox.c.event_type == "sanction.decided")
+                           .order_by(MESSAGING.outbox.c.id)).scalars().all()
+    return sum(consumer.process(b if isinstance(b, (str, bytes)) else json.dumps(b)) == "applied" for b in bodies)
+
+
+def events(sessions, prefix="points."):
+    """[(type, payload)] of the outbox's events whose type starts with ``prefix``, in order."""
+    from fundguard_cases.models import MESSAGING
+    t = MESSAGING.outbox
+    with sessions() as s:
+        rows = s.execute(select(t.c.event_type, t.c.body).where(t.c.event_type.like(prefix + "%"))
+                         .order_by(t.c.id)).all()
+    return [(typ, (json.loads(body) if isinstance(body, str) else body)["payload"]) for typ, body in rows]

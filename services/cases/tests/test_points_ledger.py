@@ -245,3 +245,24 @@ def test_annulment_that_moves_the_crossing_flags_the_suspension_for_a_decision(d
     [r] = status(sessions, pid, date(2026, 4, 1))["restrictions"]
     # d now reaches 9; its scoring chose no months: the minimum applies, flagged for a decision
     assert (r["kind"], r["starts_on"], r["ends_on"], r["needs_decision"]) == ("suspension", "2026-03-05", "2026-04-05", True)
+
+
+def test_the_endpoints_raw_check_answers_as_the_ledger_check(desk, sessions):
+    """``check_raw`` (DB-API, the endpoint's hot path) and ``check`` (SQLAlchemy) agree."""
+    from fundguard_cases.models import Person
+    from fundguard_cases.points import ledger
+    a, b = person(sessions), person(sessions, ID_B)
+    x, y, z = agreement_sanctions(desk, 3)
+    score(sessions, a, x, "4-6", "主要", on=date(2026, 3, 2))
+    score(sessions, a, y, "1-3", "主要", on=date(2026, 3, 2), suspension_months=2)
+    score(sessions, b, z, "10-12", "主要", on=date(2026, 3, 2))
+    with sessions() as s:
+        hashes = [s.get(Person, a).id_hash, s.get(Person, b).id_hash, "0" * 64]
+        raw = s.connection().connection.driver_connection
+        style = s.get_bind().dialect.paramstyle
+        for h in hashes:
+            for on in (date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 2)):
+                for emergency in (False, True):
+                    assert ledger.check_raw(raw, style, h, on, emergency) == ledger.check(s, h, on, emergency)
+        assert ledger.check_raw(raw, style, hashes[0], date(2026, 4, 1))["suspended_until"] == "2026-05-02"
+        assert ledger.check_raw(raw, style, hashes[1], date(2026, 4, 1))["reregistration_from"] == "2029-03-02"

@@ -29,8 +29,8 @@ from fundguard_shared.pagination import Page, PageArgs, page_query
 from . import filetypes
 from .common import (add_working_days, check_version, department_for, env_int,
                      get_or_404, in_scope, not_future, scoped, stale_as_conflict)
-from .models import (MESSAGING, SERVICE, Complaint, CustodyEntry, EvidenceFile, FlightPlan,
-                     Preservation)
+from .models import (MESSAGING, SERVICE, Complaint, CustodyEntry, EvidenceFile, Finding,
+                     FlightPlan, Preservation)
 from .runtime import runtime
 from .storage import EvidenceStore, TooLarge, default_store
 
@@ -38,7 +38,7 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 PRESERVATION_WORKING_DAYS = 7  # 行政处罚法 第五十六条：七日内及时作出处理决定 (art.85: 工作日)
 PRESERVATION_BASIS = "《中华人民共和国行政处罚法》第五十六条、第八十五条"
 PRESERVATION_DECISIONS = ("release", "copy_and_release", "seal_or_seize", "transfer")
-ATTACHMENT = re.compile(r"^(plan|complaint):[0-9a-f-]{36}$")
+ATTACHMENT = re.compile(r"^(plan|complaint|finding):[0-9a-f-]{36}$")
 
 
 def max_bytes() -> int:
@@ -77,7 +77,7 @@ class EvidenceArgs(PageArgs):
 class EvidenceUpload(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
     description = fields.String(metadata={"description": "说明"})
-    attached_to = fields.String(metadata={"description": "plan:<id> | complaint:<id>"})
+    attached_to = fields.String(metadata={"description": "plan:<id> | complaint:<id> | finding:<id>"})
     department = fields.String(metadata={"description": "leader only: the owning department"})
 
 
@@ -151,14 +151,21 @@ def check_attachment(session: Session, attached_to: str, principal: Principal) -
     if not attached_to:
         return
     if not ATTACHMENT.match(attached_to):
-        raise ApiError(422, "attachment_invalid", "attached_to 须为 plan:<编号> 或 complaint:<编号>",
-                       "attached_to must be plan:<id> or complaint:<id>")
+        raise ApiError(422, "attachment_invalid",
+                       "attached_to 须为 plan:<编号>、complaint:<编号> 或 finding:<编号>",
+                       "attached_to must be plan:<id>, complaint:<id> or finding:<id>")
     kind, _, oid = attached_to.partition(":")
-    model = FlightPlan if kind == "plan" else Complaint
+    model = {"plan": FlightPlan, "complaint": Complaint, "finding": Finding}[kind]
     obj = session.get(model, oid)
     if obj is None or not in_scope(obj, principal):
-        raise ApiError(422, "attachment_not_found", "关联的检查计划或举报不存在或不在权限范围内",
+        raise ApiError(422, "attachment_not_found", "关联的检查计划、举报或检查发现不存在或不在权限范围内",
                        "the object to attach to does not exist in your scope")
+
+
+def evidence_ref(ev: EvidenceFile) -> dict:
+    """The facts about one file that travel in events (``EvidenceRef``): never its content."""
+    return {"evidence_id": ev.id, "sha256": ev.sha256, "filename": ev.original_name,
+            "media_type": ev.media_type, "size": ev.size, "added_at": ev.created_at}
 
 
 def register_evidence(session: Session, stream, filename: str, description: str,
@@ -193,6 +200,13 @@ def register_evidence(session: Session, stream, filename: str, description: str,
     session.add(ev)
     session.flush()
     custody(session, ev.id, "added", principal, f"sha256={blob.sha256} size={blob.size}")
+    if attached_to.startswith("finding:"):  # the case opened from the finding lists it (cases)
+        finding_id = attached_to.partition(":")[2]
+        add_event(session, MESSAGING, "evidence.registered", {
+            **evidence_ref(ev), "finding_id": finding_id, "region": ev.region,
+            "department": ev.department,
+        }, subject=f"finding:{finding_id}", producer=SERVICE, actor=principal.sub,
+            correlation_id=getattr(g, "request_id", None))
     return ev
 
 

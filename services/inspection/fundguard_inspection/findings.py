@@ -79,11 +79,13 @@ def scoped(query, principal: Principal):
 
 def record_finding(session: Session, data: dict, principal: Principal,
                    correlation_id: str, *, region: str | None = None,
-                   department: str | None = None) -> Finding:
+                   department: str | None = None, evidence: list[dict] | None = None) -> Finding:
     """Record a finding and its ``finding.recorded`` event in the caller's transaction.
 
     ``region``/``department`` name the local department a finding is handed to (flight
-    inspections, screening); by default it is the caller's own.
+    inspections, screening); by default it is the caller's own. ``evidence``: the files already
+    gathered for it (``evidence.evidence_ref`` of each), listed with their SHA-256 in the event;
+    files attached later travel as ``evidence.registered``.
     """
     if department is None:
         department = (principal.department if principal.role == "inspector"
@@ -107,7 +109,7 @@ def record_finding(session: Session, data: dict, principal: Principal,
         "region": finding.region, "department": finding.department,
         "violation_type": finding.violation_type, "legal_basis": finding.legal_basis,
         "amount": finding.amount, "description": finding.description,
-        "source": finding.source, "act_date": finding.act_date,
+        "source": finding.source, "act_date": finding.act_date, "evidence": evidence or [],
     }, subject=f"finding:{finding.id}", producer=SERVICE, actor=principal.sub,
         correlation_id=correlation_id)
     return finding

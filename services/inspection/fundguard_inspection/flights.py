@@ -627,6 +627,19 @@ def decide_dispute(session: Session, finding: FlightFinding, plan: FlightPlan, d
     finding.status = "withdrawn" if data["outcome"] == "withdrawn" else "confirmed"
 
 
+def _evidence_refs(session: Session, plan: FlightPlan, evidence_ids: list[str] | None) -> list[dict]:
+    """The files a flight finding cites, as facts for ``finding.recorded`` (hashes, not content);
+    only files of the plan's region (the ids are not checked when the finding is written)."""
+    from .evidence import evidence_ref
+    from .models import EvidenceFile
+    if not evidence_ids:
+        return []
+    rows = session.execute(select(EvidenceFile).where(EvidenceFile.id.in_(evidence_ids),
+                                                      EvidenceFile.region == plan.region)
+                           .order_by(EvidenceFile.created_at, EvidenceFile.id)).scalars()
+    return [evidence_ref(ev) for ev in rows]
+
+
 def hand_over(session: Session, plan: FlightPlan, principal: Principal,
               correlation_id: str) -> tuple[list, list[str]]:
     """Hand the confirmed findings to the local department: one ``finding.recorded`` each."""
@@ -656,7 +669,8 @@ def hand_over(session: Session, plan: FlightPlan, principal: Principal,
             "party_type": t.party_type, "violation_type": f.violation_type, "amount": f.amount,
             "description": f"[飞行检查 {plan.title}] {desc}", "source": "flight_inspection",
             "act_date": f.act_date,
-        }, principal, correlation_id, region=t.local_region, department=t.local_department)
+        }, principal, correlation_id, region=t.local_region, department=t.local_department,
+            evidence=_evidence_refs(session, plan, f.evidence_ids))
         f.finding_id = finding.id
         f.status = "handed_over"
         recorded.append(finding)

@@ -3,8 +3,11 @@ report (bad rows with line numbers), run the rules, page through hits, confirm o
 (a confirmed hit becomes a finding → ``finding.recorded``)."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 
 from flask import g, request
@@ -146,6 +149,66 @@ def _save_upload(upload) -> Path:
     return Path(tmp)
 
 
+# ---- progress of a long import or run (the smallest read: a JSON file per operation) ----------
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class ProgressOut(Schema):
+    stage = fields.String(metadata={"description": "hash / prepare / load / validate / a rule id / done"})
+    done = fields.Integer()
+    total = fields.Integer()
+    updated_at = fields.Float()
+
+
+def _progress_path(token: str) -> Path:
+    folder = svc.screening_dir() / "progress"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{token}.json"
+
+
+def _progress_writer(department: str):
+    """The engine's ``progress(stage, done, total)`` callback for the operation named by the
+    request's ``X-Progress-Token`` header (None without one). Written at most every 0.2 s, and
+    always for the last stage; readable by the caller's scope only."""
+    token = request.headers.get("X-Progress-Token", "")
+    if not _TOKEN.match(token):
+        return None
+    path, last = _progress_path(token), [0.0]
+    owner = {"region": g.principal.region, "department": department}
+
+    def write(stage: str, done: int, total: int) -> None:
+        now = time.time()
+        if stage != "done" and now - last[0] < 0.2:
+            return
+        last[0] = now
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**owner, "stage": stage, "done": int(done), "total": int(total),
+                                   "updated_at": now}))
+        os.replace(tmp, path)
+    write("start", 0, 0)
+    return write
+
+
+@blp.route("/progress/<string:progress_id>")
+class ProgressById(MethodView):
+    @require(*STAFF)
+    @blp.response(200, ProgressOut)
+    def get(self, progress_id):
+        """How far an import or run started with ``X-Progress-Token: <progress_id>`` has got."""
+        if not _TOKEN.match(progress_id):
+            raise ApiError(404)
+        try:
+            data = json.loads(_progress_path(progress_id).read_text())
+        except (OSError, ValueError):
+            raise ApiError(404) from None
+        p = g.principal
+        if data.get("region") != p.region or (
+                p.role != "leader" and data.get("department") != p.department):
+            raise ApiError(404)
+        return data
+
+
 @blp.route("/imports")
 class Imports(MethodView):
     @require(*STAFF)
@@ -182,7 +245,8 @@ class Imports(MethodView):
         try:
             with runtime().sessions() as session, session.begin():
                 row, _ = svc.import_file(session, tmp, upload.filename or "upload.csv",
-                                         g.principal.region, department, g.principal.sub)
+                                         g.principal.region, department, g.principal.sub,
+                                         progress=_progress_writer(department))
                 return row
         finally:
             tmp.unlink(missing_ok=True)
@@ -240,7 +304,8 @@ class Runs(MethodView):
         department = department_for(g.principal, data.get("department"))
         with runtime().sessions() as session, session.begin():
             return svc.run(session, g.principal.region, department, g.principal.sub,
-                           data.get("rules"), data.get("ruleset_version"))
+                           data.get("rules"), data.get("ruleset_version"),
+                           progress=_progress_writer(department))
 
 
 @blp.route("/runs/<string:run_id>")

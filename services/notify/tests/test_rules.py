@@ -129,8 +129,8 @@ def test_internal_deadline_reminder_stays_with_staff():
 
 def test_points_and_complaints_tell_without_identities():
     points = BOOK.notices_for(raw_event("points.scored", {
-        "institution_id": INST, "region": REGION, "points": 3, "total": 7,
-        "case_number": "X-1"}))
+        "person_id": "p-1", "institution_id": INST, "region": REGION, "points": 3,
+        "year": 2026, "year_points": 7, "case_number": "X-1"}))
     assert {n.role for n in points} == {"institution", "leader"} and "累计 7 分" in points[0].body
     complaint = BOOK.notices_for(raw_event("complaint.accepted", {
         "complaint_id": "c1", "region": REGION, "department": DEPT}))

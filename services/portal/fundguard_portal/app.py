@@ -80,10 +80,14 @@ def create_app(rt: PortalRuntime | None = None) -> Flask:
                                  SOURCE_LABELS=labels.SOURCE_LABELS,
                                  PARTY_LABELS=labels.PARTY_LABELS)
 
-    from .views import admin, auth, pages
+    from .views import admin, auth, documents, inspect, pages
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(inspect.bp)
+    app.register_blueprint(documents.bp)
+    from .views import public
+    app.register_blueprint(public.bp)  # 公示: no sign-in
 
     @app.before_request
     def _start():

@@ -23,6 +23,11 @@ FIELD_LABELS = {
     "source": "线索来源", "act_date": "违法行为发生日期", "department": "承办科室",
     "trigger": "操作", "version": "版本号", "reason": "理由", "data": "补充数据",
     "page": "页码", "per_page": "每页条数", "state": "状态",
+    "informant": "举报人信息", "channel": "举报渠道", "summary": "举报内容", "real_name": "实名举报",
+    "amount_estimate": "估计涉及金额", "received_on": "收到日期", "name": "姓名", "phone": "联系电话",
+    "email": "电子邮箱", "address": "通讯地址", "id_number": "身份证件号码",
+    "doc_type": "文书种类", "fields": "文书内容", "method": "送达方式", "receipt_at": "签收时间",
+    "year": "年份", "holidays": "放假日期", "workdays": "调休上班日期",
 }
 
 _EN_MESSAGES = (  # marshmallow's English messages -> Chinese
@@ -65,6 +70,14 @@ class ServiceError(Exception):
         self.service = service
         self.details = details or []
         self.request_id = request_id
+
+    @property
+    def page_status(self) -> int:
+        """The status of the page that shows this error: the service's 4xx as is; 502 for
+        a service's own failure, 503 when it is unreachable or unavailable."""
+        if self.status < 500:
+            return self.status
+        return 503 if self.status >= 503 else 502
 
 
 def _translate(msg: str) -> str:
@@ -152,14 +165,18 @@ class Backend:
         return base + path
 
     def request(self, method: str, service: str, path: str, *, params: dict | None = None,
-                json: Any = None, auth: bool = True) -> Any:
-        headers = {"X-Request-ID": self.request_id, "Accept": "application/json"}
+                json: Any = None, auth: bool = True, files: dict | None = None,
+                data: dict | None = None, headers: dict | None = None,
+                timeout: float | None = None) -> Any:
+        headers = {"X-Request-ID": self.request_id, "Accept": "application/json",
+                   **(headers or {})}
         if auth:
             headers["Authorization"] = f"Bearer {self.token}"
         started = time.perf_counter()
         try:
             resp = _HTTP.request(method, self._url(service, path), params=params, json=json,
-                                 headers=headers, timeout=self.settings.service_timeout)
+                                 files=files, data=data, headers=headers,
+                                 timeout=timeout or self.settings.service_timeout)
         except requests.RequestException as exc:
             log.warning("service %s unreachable: %s", service, type(exc).__name__)
             raise ServiceError(503, "service_unreachable",
@@ -182,12 +199,36 @@ class Backend:
                                f"{SERVICE_NAMES.get(service, service)}返回了无法识别的内容",
                                service=service)
 
+    def get_bytes(self, service: str, path: str) -> tuple[bytes, dict]:
+        """A binary resource (a document's PDF): (content, headers); errors as ServiceError."""
+        headers = {"X-Request-ID": self.request_id, "Authorization": f"Bearer {self.token}"}
+        try:
+            resp = _HTTP.get(self._url(service, path), headers=headers,
+                             timeout=self.settings.service_timeout)
+        except requests.RequestException:
+            raise ServiceError(503, "service_unreachable",
+                               f"{SERVICE_NAMES.get(service, service)}暂时无法访问，请稍后再试",
+                               service=service)
+        if resp.status_code >= 400:
+            raise error_from_response(service, resp)
+        return resp.content, dict(resp.headers)
+
     def get(self, service: str, path: str, **params) -> Any:
         return self.request("GET", service, path,
                             params={k: v for k, v in params.items() if v not in (None, "")})
 
     def post(self, service: str, path: str, json: Any = None) -> Any:
         return self.request("POST", service, path, json=json if json is not None else {})
+
+    def upload(self, service: str, path: str, upload, fields: dict | None = None,
+               headers: dict | None = None, timeout: float | None = None) -> Any:
+        """Pass a browser's file upload (a werkzeug FileStorage) on as multipart ``file``,
+        streamed, never held whole in memory."""
+        files = {"file": (upload.filename or "upload", upload.stream,
+                          upload.mimetype or "application/octet-stream")}
+        return self.request("POST", service, path, files=files,
+                            data={k: v for k, v in (fields or {}).items() if v},
+                            headers=headers, timeout=timeout)
 
     # -- helpers over the APIs -------------------------------------------------------------
     def all_cases(self, cap: int | None = None, **filters) -> tuple[list[dict], bool]:

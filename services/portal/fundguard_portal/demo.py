@@ -13,6 +13,9 @@ DEMO_USERS = [
     ("leader-wang", "leader", "王局长", "510100", None, None),
     ("legal-zhao", "legal_reviewer", "赵法制", "510100", None, None),
     ("panel-chen", "panel_member", "陈委员", "510100", None, None),
+    ("panel-liu", "panel_member", "刘委员", "510100", None, None),
+    ("panel-sun", "panel_member", "孙委员", "510100", None, None),
+    ("panel-zhou", "panel_member", "周委员", "510100", None, None),
     ("inst-hx", "institution", "成都某某医院", None, None, "H5101001"),
     ("admin", "admin", "管理员", None, None, None),
 ]

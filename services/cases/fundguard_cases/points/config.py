@@ -39,6 +39,12 @@ class PointsConfig:
     restoration_cap_per_year: LegalEntry = _e(6, POINTS, _RESTORE, U, local=True)
     restoration_lifts_termination: LegalEntry = _e(False, "flag", "fundguard 默认：修复只减分，不解除已作出的终止", U, local=True)
     objection_window: LegalEntry = _e(15, "calendar_days", "复核/异议期限未取得（domain.md §c [NF]）；fundguard 默认", U, local=True)
+    defence_window: LegalEntry = _e(5, "working_days", "记分前陈述申辩期限未取得（domain.md §c [NF]，经办规程 医保办发〔2024〕34号）；"
+                                    "参照处罚告知书惯例 3–5 个工作日（domain.md §b 第9步）", U, local=True)
+    credit_tiers: LegalEntry = _e((("D", "terminated"), ("C", "suspended"), ("B", "sanctioned_recently"), ("A", "always")),
+                                  "tier_rules", "定点机构信用等级划分标准未取得（domain.md §b 信用管理 [NF]）；fundguard 默认："
+                                  "解除=D，中止或暂停中=C，回看期内有生效处理=B，其余=A", U, local=True)
+    credit_lookback_months: LegalEntry = _e(12, "months", "信用评价回看期未取得；fundguard 默认 12 个月", U, local=True)
     reapplication_ban_violation: LegalEntry = _e(3, YEARS, f"{_LING2}：因违规被解除协议", U)
     reapplication_ban_breach: LegalEntry = _e(1, YEARS, f"{_LING2}：因严重违约被解除协议", U)
     agreement_suspension_default_months: LegalEntry = _e(None, "months", "中止期限由协议约定（domain.md §b.3 [NF]）；未给出即至恢复为止", U, local=True)
@@ -62,12 +68,31 @@ def config(area_overrides: Mapping[str, Any] | None = None) -> PointsConfig:
             if not isinstance(raw, Mapping) or not all(isinstance(v, int) and v > 0 for v in raw.values()):
                 raise ValueError("restoration_activities: {activity: positive points}")
             raw = dict(raw)
+        elif name == "credit_tiers":
+            raw = _check_tiers(raw)
+        elif name in ("defence_window", "objection_window") and (not isinstance(raw, int) or isinstance(raw, bool) or raw < 1):
+            raise ValueError(f"{name}: a positive integer")
         elif isinstance(entry.value, bool):
             raw = bool(raw)
         elif isinstance(entry.value, int) and (not isinstance(raw, int) or isinstance(raw, bool) or raw < 0):
             raise ValueError(f"{name}: a non-negative integer")
         changes[name] = replace(entry, value=raw, source=source or "地方配置 / area configuration", default=entry)
     return replace(DEFAULTS, **changes)
+
+
+TIER_CONDITIONS = ("terminated", "suspended", "sanctioned_recently", "always")
+
+
+def _check_tiers(raw) -> tuple:
+    """An ordered list of [tier, condition]: the first matching condition gives the tier; the
+    last must be ``always``."""
+    try:
+        rules = tuple((str(t), str(c)) for t, c in raw)
+    except (TypeError, ValueError):
+        raise ValueError("credit_tiers: a list of [tier, condition]") from None
+    if not rules or rules[-1][1] != "always" or any(c not in TIER_CONDITIONS for _, c in rules):
+        raise ValueError(f"credit_tiers: conditions from {TIER_CONDITIONS}, the last one 'always'")
+    return rules
 
 
 def _check_bands(raw) -> dict:

@@ -17,7 +17,7 @@ from fundguard_shared.outbox import utcnow
 from fundguard_shared.workdays import add_months
 
 from ..models import Person, PersonRestriction, PointsEntry, SanctionRecord
-from . import identity
+from . import announce, identity
 from .config import BAND_RANGES, BANDS, RESPONSIBILITY, RESPONSIBILITY_EN, Settings, settings as make_settings
 
 SCORABLE_STAGES = ("decided", "agreement")
@@ -151,10 +151,12 @@ def points_for(band: str, responsibility: str, cfg: Settings, points: int | None
     return points
 
 
-def score(session: Session, person: Person, *, case_id: str, sanction_id: str, band: str, responsibility: str,
-          on: date, actor: str, reason: str = "", points: int | None = None, suspension_months: int | None = None,
-          cfg: Settings | None = None) -> PointsEntry:
-    """记分 after a decided sanction on the institution/department of ``case_id``."""
+def prepare_score(session: Session, person: Person, *, case_id: str, sanction_id: str, band: str,
+                  responsibility: str, on: date, points: int | None = None, suspension_months: int | None = None,
+                  cfg: Settings | None = None) -> dict:
+    """Every check of a scoring, without writing: the sanction is decided and in force on the case,
+    not yet scored for this person, the points are in the band, and a score that brings the
+    year's total to the suspension threshold carries a suspension of 1–6 months."""
     cfg = cfg or make_settings()
     sanction = session.get(SanctionRecord, sanction_id)
     if sanction is None or sanction.case_id != case_id or not sanction.current or sanction.stage not in SCORABLE_STAGES:
@@ -182,12 +184,39 @@ def score(session: Session, person: Person, *, case_id: str, sanction_id: str, b
                               low=lo, high=hi, year_total=after)
         months = suspension_months
     from ..models import Case
-    case = session.get(Case, case_id)
-    entry = _append(session, person, kind="score", year=on.year, points=pts, effective_on=on, case_id=case_id,
-                    sanction_id=sanction_id, band=band, responsibility=responsibility, suspension_months=months,
-                    institution_id=case.institution_id, region=case.region, actor=actor, reason=reason)
-    rebuild(session, person, cfg)
+    return {"points": pts, "responsibility": responsibility, "suspension_months": months,
+            "case": session.get(Case, case_id), "year_total": after}
+
+
+def score(session: Session, person: Person, *, case_id: str, sanction_id: str, band: str, responsibility: str,
+          on: date, actor: str, reason: str = "", points: int | None = None, suspension_months: int | None = None,
+          cfg: Settings | None = None, cause: str | None = None, announce_extra: dict | None = None) -> PointsEntry:
+    """记分 after a decided sanction on the institution/department of ``case_id`` (the procedure
+    — notice, defence, waiver — is ``procedure``'s; this is the ledger write)."""
+    cfg = cfg or make_settings()
+    p = prepare_score(session, person, case_id=case_id, sanction_id=sanction_id, band=band,
+                      responsibility=responsibility, on=on, points=points, suspension_months=suspension_months, cfg=cfg)
+    case = p["case"]
+    entry = _append(session, person, kind="score", year=on.year, points=p["points"], effective_on=on, case_id=case_id,
+                    sanction_id=sanction_id, band=band, responsibility=p["responsibility"],
+                    suspension_months=p["suspension_months"], institution_id=case.institution_id, region=case.region,
+                    actor=actor, reason=reason, cause=cause)
+    _changed(session, person, entry, "points.scored", actor, on, cfg, case_number=case.number,
+             **(announce_extra or {}))
     return entry
+
+
+def _changed(session: Session, person: Person, entry: PointsEntry, event_type: str, actor: str, on: date,
+             cfg: Settings, **extra) -> Fold:
+    """After an entry: rebuild the restrictions, announce the entry and any change of restriction."""
+    f = rebuild(session, person, cfg)
+    extra.setdefault("region", entry.region or person.region)
+    announce.emit_person(session, event_type, person, actor, case_id=entry.case_id, sanction_id=entry.sanction_id,
+                         points=entry.points, year=entry.year, year_points=f.totals.get(entry.year, 0),
+                         activity=entry.activity, effective_on=entry.effective_on, reason=entry.reason or None,
+                         **extra)
+    announce.sync_person(session, person, on, actor)
+    return f
 
 
 def restore(session: Session, person: Person, *, activity: str, on: date, actor: str, reason: str = "",
@@ -212,7 +241,7 @@ def restore(session: Session, person: Person, *, activity: str, on: date, actor:
                           cap=cap, used=used, year_total=total)
     entry = _append(session, person, kind="restore", year=on.year, points=-allowed, effective_on=on,
                     activity=activity, actor=actor, reason=reason)
-    rebuild(session, person, cfg)
+    _changed(session, person, entry, "points.restored", actor, on, cfg)
     return entry
 
 
@@ -228,7 +257,7 @@ def reregister(session: Session, person: Person, *, on: date, actor: str, reason
                           ban_until=current.terminated["ban_until"].isoformat())
     entry = _append(session, person, kind="reregister", year=on.year, points=0, effective_on=on, actor=actor,
                     reason=reason)
-    rebuild(session, person, cfg)
+    _changed(session, person, entry, "points.reregistered", actor, on, cfg)
     return entry
 
 
@@ -252,7 +281,7 @@ def reverse_sanction(session: Session, sanction_id: str, *, cause: str, on: date
                            institution_id=e.institution_id, region=e.region,
                            reason="处理决定被撤销或变更，记分随之撤销" if cause != "appeal_changed"
                            else "处理决定被变更，原记分撤销"))
-        rebuild(session, person, cfg)
+        _changed(session, person, out[-1], "points.reversed", actor, on, cfg, outcome=cause)
     return out
 
 
@@ -281,7 +310,7 @@ def carry_to_changed(session: Session, new_sanction: SanctionRecord, *, on: date
                            suspension_months=orig.suspension_months, cause=f"carried:{orig.id}",
                            institution_id=orig.institution_id, region=orig.region, actor=actor,
                            reason="处理决定被变更，记分转至变更后的决定"))
-        rebuild(session, person, cfg)
+        _changed(session, person, out[-1], "points.scored", actor, on, cfg, outcome="carried")
     return out
 
 
@@ -294,10 +323,44 @@ CHECK_SQL = text(
     bindparam("d", type_=Date), bindparam("h", type_=String))
 
 
+_RAW_SQL = ("SELECT p.id, r.kind, r.ends_on, r.ban_until FROM persons p "
+            "LEFT JOIN person_restrictions r ON r.person_id = p.id AND r.starts_on <= {d} "
+            "AND (r.ends_on IS NULL OR r.ends_on > {d}) WHERE p.id_hash = {h}")
+_PLACEHOLDERS = {"qmark": ("?", "?"), "format": ("%s", "%s"), "pyformat": ("%(d)s", "%(h)s"),
+                 "named": (":d", ":h"), "numeric": (":1", ":2")}
+
+
+def _raw_sql(paramstyle: str) -> str:
+    d, h = _PLACEHOLDERS[paramstyle]
+    return _RAW_SQL.format(d=d, h=h)
+
+
+def check_raw(dbapi_conn, paramstyle: str, id_hash: str, on: date, emergency: bool = False) -> dict:
+    """``check`` on a plain DB-API connection (the hot path of the check endpoint: no SQL
+    compilation, no result-proxy layer). SQLite stores dates as ISO text, PostgreSQL as dates."""
+    if paramstyle in ("qmark", "format"):
+        params = (on.isoformat(), on.isoformat(), id_hash) if paramstyle == "qmark" else (on, on, id_hash)
+    elif paramstyle == "numeric":
+        params = (on.isoformat(), id_hash)
+    else:
+        params = {"d": on, "h": id_hash}
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(_raw_sql(paramstyle), params)
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    return verdict(rows, emergency)
+
+
 def check(conn, id_hash: str, on: date, emergency: bool = False) -> dict:
     """May the person with this hashed identifier bill the fund on ``on``? One indexed query.
     Emergency care (急救/抢救) is exempt: billable, with the underlying restriction reported."""
-    rows = conn.execute(CHECK_SQL, {"h": id_hash, "d": on}).all()
+    return verdict(conn.execute(CHECK_SQL, {"h": id_hash, "d": on}).all(), emergency)
+
+
+def verdict(rows, emergency: bool = False) -> dict:
+    """The check's answer from the rows of ``CHECK_SQL`` (person id, restriction kind, ends, ban)."""
     if not rows:
         return {"may_bill": True, "reason": "no_record", "person_id": None, "suspended_until": None,
                 "terminated": False, "reregistration_from": None, "emergency_exempt": False}

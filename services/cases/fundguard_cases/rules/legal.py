@@ -141,8 +141,10 @@ class LegalParams:
     payment: LegalEntry = _e(15, CALENDAR_DAYS, f"{_APPLY} 第67条", V)
     surcharge_rate: LegalEntry = _e(D("0.03"), RATE_PER_DAY, f"{_APPLY} 第72条", V)
     surcharge_cap: LegalEntry = _e(D(1), MULTIPLE_OF_FINE, f"{_APPLY} 第72条", V)
+    enforcement_demand: LegalEntry = _e(10, CALENDAR_DAYS, "行政强制法 第54条（催告书送达十日后仍未履行的，可申请人民法院强制执行；未对照全文）", U)
     court_enforcement_application: LegalEntry = _e(3, MONTHS, f"{_SHANWEI} 第58条（同行政强制法）", S)
     publication_withdrawal: LegalEntry = _e(3, WORKING_DAYS, f"{_APPLY} 第48条、第85条", V)
+    publication: LegalEntry = _e(7, WORKING_DAYS, "“双公示”惯例：行政处罚决定作出之日起 7 个工作日内公示（地方信用信息公示规则，未核实）", U, local=True)
     # --- appeal ----------------------------------------------------------------------------------
     review_application: LegalEntry = _e(60, CALENDAR_DAYS, "行政复议法 第20条", V)
     review_outer_limit_not_told: LegalEntry = _e(1, YEARS, "行政复议法 第20条", V)

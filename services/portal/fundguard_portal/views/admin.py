@@ -7,8 +7,9 @@ from sqlalchemy import select
 from fundguard_shared.auth import ROLES
 
 from .. import users
+from ..bff import ServiceError
 from ..models import User, utcnow
-from .common import page, portal
+from .common import backend, page, portal
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -91,3 +92,39 @@ def user_update(user_id: str):
                                error=str(err), locked=user.locked(utcnow())), 422
     flash(f"已保存用户「{name}」", "success")
     return redirect(url_for("admin.users"))
+
+
+# ---- working-day calendar (years after the package's range) ------------------------------------
+
+def _dates(text: str) -> list[str]:
+    return [d for d in (x.strip() for x in text.replace("，", ",").replace(",", "\n").splitlines()) if d]
+
+
+@bp.get("/calendar")
+@page("admin")
+def calendar():
+    return render_template("admin_calendar.html", form={}, error=None, details=[])
+
+
+@bp.post("/calendar")
+@page("admin")
+def calendar_load():
+    """Load the State Council's holiday arrangement for a year into the cases service (which
+    checks it); periods crossing into a year without it wait as "日历未载入"."""
+    form = {k: request.form.get(k, "") for k in ("year", "holidays", "workdays", "source")}
+    try:
+        year = int(form["year"])
+    except ValueError:
+        return render_template("admin_calendar.html", form=form, error="请填写年份（如 2027）",
+                               details=[]), 422
+    try:
+        backend().post("cases", "/api/v1/calendar/years", json={
+            "year": year, "holidays": _dates(form["holidays"]), "workdays": _dates(form["workdays"]),
+            "source": form["source"].strip()})
+    except ServiceError as err:
+        if err.status == 401:
+            raise
+        return render_template("admin_calendar.html", form=form, error=err.message,
+                               details=err.details), err.page_status
+    flash(f"已载入 {year} 年工作日历", "success")
+    return redirect(url_for("admin.calendar"))

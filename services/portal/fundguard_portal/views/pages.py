@@ -2,34 +2,29 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections import Counter
-from datetime import date
 
 from flask import (Blueprint, Response, flash, g, redirect, render_template, request,
                    url_for)
 
 from fundguard_shared.catalogue import VIOLATION_TYPES
 from fundguard_shared.events import PARTY_TYPES
+from sqlalchemy import select
 
-from .. import labels
+from .. import case_view, forms, labels
 from ..bff import ServiceError, workflow_diagram
+from ..models import User
 from ..workflow_view import flow_items, parse_mermaid, trigger_labels
-from .common import CASE_ROLES, FINDING_ROLES, backend, int_arg, page, safe_next
+from . import documents as documents_view
+from .common import CASE_ROLES, FINDING_ROLES, backend, int_arg, page, portal, safe_next
 
 bp = Blueprint("pages", __name__)
 
 PER_PAGE = 20
 SOURCES = tuple(labels.SOURCE_LABELS)
-
-# Optional help for the "补充数据" of transitions the portal knows; any other trigger still
-# works (the form sends whatever JSON the user gives, the cases service judges it).
-DATA_HINTS = {
-    "open_case": {"officers": [{"id": "", "name": "", "credential_no": ""},
-                               {"id": "", "name": "", "credential_no": ""}]},
-}
-
 
 def _diagram():
     try:
@@ -101,30 +96,74 @@ def _matches(case: dict, q: str) -> bool:
                for k in ("number", "institution_name", "institution_id", "summary"))
 
 
+SORTS = {   # key -> (label, sort key, descending); the API itself orders by 登记时间 desc
+    "": ("登记时间（新→旧）", None, True),
+    "created_asc": ("登记时间（旧→新）", lambda c: c.get("created_at") or "", False),
+    "updated": ("最近更新", lambda c: c.get("updated_at") or "", True),
+    "amount": ("涉及金额（高→低）", lambda c: float(c.get("amount") or 0), True),
+    "amount_asc": ("涉及金额（低→高）", lambda c: float(c.get("amount") or 0), False),
+    "number": ("案件编号", lambda c: c.get("number") or "", False),
+}
+
+
+def case_list_query(args) -> dict:
+    """The list's filters from the query string: what the cases API filters (state,
+    institution_id, paging) and what the portal applies over the scope (search text,
+    violation type, sort)."""
+    sort = args.get("sort", "")
+    vt = args.get("violation_type", "").strip()
+    return {"state": args.get("state", "").strip()[:48],
+            "institution_id": args.get("institution_id", "").strip()[:64],
+            "q": args.get("q", "").strip()[:100],
+            "violation_type": vt if vt in VIOLATION_TYPES else "",
+            "sort": sort if sort in SORTS else ""}
+
+
+def filter_and_sort(items: list[dict], f: dict) -> list[dict]:
+    out = [c for c in items if (not f["q"] or _matches(c, f["q"]))
+           and (not f["violation_type"] or c.get("violation_type") == f["violation_type"])]
+    _, key, desc = SORTS[f["sort"]]
+    if key is not None:
+        out.sort(key=key, reverse=desc)
+    return out
+
+
 @bp.get("/cases")
 @page(*CASE_ROLES)
 def cases():
     api = backend()
     diagram, _ = _diagram()
-    state = request.args.get("state", "").strip()
-    q = request.args.get("q", "").strip()[:100]
+    f = case_list_query(request.args)
     page_no = int_arg("page", 1)
-    filters = {"state": state or None}
+    api_filters = {"state": f["state"] or None, "institution_id": f["institution_id"] or None}
     truncated = False
-    if q:   # the API has no text search: read the scope (capped) and filter here
-        found, truncated = api.all_cases(**filters)
-        found = [c for c in found if _matches(c, q)]
+    if f["q"] or f["violation_type"] or f["sort"]:
+        # the API has no text search, type filter or other order: read the scope (capped)
+        found, truncated = api.all_cases(**api_filters)
+        found = filter_and_sort(found, f)
         total = len(found)
         items = found[(page_no - 1) * PER_PAGE: page_no * PER_PAGE]
     else:
-        body = api.get("cases", "/api/v1/cases", page=page_no, per_page=PER_PAGE, **filters)
+        body = api.get("cases", "/api/v1/cases", page=page_no, per_page=PER_PAGE, **api_filters)
         items, total = body["items"], body["total"]
     pages = max(1, -(-total // PER_PAGE))
     return render_template("cases.html", items=items, total=total, page_no=page_no, pages=pages,
-                           state=state, q=q, diagram=diagram, truncated=truncated)
+                           f=f, args={k: v for k, v in f.items() if v}, sorts=SORTS,
+                           diagram=diagram, truncated=truncated)
 
 
-def _case_context(case_id: str) -> dict:
+def _people(role: str, region: str | None) -> list[tuple[str, str]]:
+    """(sub, name) of the portal's active users with ``role`` in ``region``: who can be named
+    as an officer or a panel member (the portal's own user list; no business data)."""
+    with portal().sessions() as s:
+        q = select(User).where(User.role == role, User.active.is_(True))
+        if region:
+            q = q.where(User.region == region)
+        return [(u.username, f"{u.display_name or u.username}（{u.username}）")
+                for u in s.execute(q.order_by(User.username)).scalars()]
+
+
+def _case_context(case_id: str, values: dict | None = None, failed: str | None = None) -> dict:
     api = backend()
     case = api.get("cases", f"/api/v1/cases/{case_id}")
     try:
@@ -133,7 +172,14 @@ def _case_context(case_id: str) -> dict:
         trail, trail_error = [], err.message
     else:
         trail_error = None
+    try:
+        file = api.get("cases", f"/api/v1/cases/{case_id}/file")
+    except ServiceError as err:
+        if err.status in (401, 404):
+            raise
+        file = None
     diagram, step_labels = _diagram()
+    steps = _steps()
     for a in (case.get("actions") or []) + (case.get("records") or []):
         step_labels.setdefault(a["trigger"], a.get("label") or a["trigger"])
     visited = {e.get("to_state") for e in trail} | {e.get("from_state") for e in trail}
@@ -147,48 +193,86 @@ def _case_context(case_id: str) -> dict:
                          "to_label": diagram.label(e.get("to_state")),
                          "role_label": labels.ACTOR_ROLE_LABELS.get(
                              e.get("actor_role"), e.get("actor_role") or "系统")})
-    every = (case.get("actions") or []) + (case.get("records") or [])
-    hints = {a["trigger"]: json.dumps(DATA_HINTS[a["trigger"]], ensure_ascii=False, indent=1)
-             for a in every if a["trigger"] in DATA_HINTS}
-    try:
-        clocks = _optional(lambda: api.get("cases", f"/api/v1/cases/{case_id}/deadlines"), [])
-    except ServiceError:
-        clocks = []
+    clocks = (file or {}).get("deadlines")
+    if clocks is None:
+        try:
+            clocks = _optional(lambda: api.get("cases", f"/api/v1/cases/{case_id}/deadlines"), [])
+        except ServiceError:
+            clocks = []
+    step_forms = case_view.step_forms(case, file, steps, _people, g.user.region, values, failed)
+    documents = documents_view.documents(api, case_id)
     return {"case": case, "timeline": list(reversed(timeline)), "trail_error": trail_error,
-            "every_action": every, "deadlines": clocks,
-            "flow": flow_items(diagram, case["state"], visited), "hints": hints,
+            "deadlines": clocks, "file": file, "cd": (file or {}).get("details") or {},
+            "sanction_rows": case_view.sanction_rows(file, case),
+            "moves": [f for f in step_forms if not f.record],
+            "records": [f for f in step_forms if f.record],
+            "open_form": failed, **documents,
+            "flow": flow_items(diagram, case["state"], visited),
             "violation_label": labels.VIOLATION_LABELS.get(case.get("violation_type"),
                                                            case.get("violation_type"))}
+
+
+def _steps() -> dict:
+    try:
+        raw = workflow_diagram(backend())
+    except ServiceError:
+        return {}
+    return {s["trigger"]: s for s in raw.get("steps") or [] if isinstance(s, dict) and "trigger" in s}
 
 
 @bp.get("/cases/<case_id>")
 @page(*CASE_ROLES)
 def case(case_id: str):
-    return render_template("case.html", form={}, **_case_context(case_id))
+    return render_template("case.html", **_case_context(case_id))
+
+
+def _attachment_note() -> str | None:
+    """An attachment filed with a step: its name, size and SHA-256 go into the record (no
+    service takes an institution's file yet; the fingerprint makes the later original checkable)."""
+    upload = request.files.get("attachment")
+    if upload is None or not upload.filename:
+        return None
+    digest, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: upload.stream.read(1 << 16), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    name = upload.filename.replace("\n", " ")[:200]
+    return f"附件：{name}（{size} 字节，SHA-256 {digest.hexdigest()}）"
 
 
 @bp.post("/cases/<case_id>/transition")
 @page(*CASE_ROLES)
 def transition(case_id: str):
-    form = {k: request.form.get(k, "") for k in ("trigger", "version", "reason", "data")}
+    trigger = request.form.get("trigger", "")
+    reason = request.form.get("reason", "").strip()
     error, details, status = None, [], 200
     data: dict = {}
-    if form["data"].strip():
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        error, status = "缺少版本号，请刷新页面后重试", 428
+    if trigger in forms.STEP_FIELDS:
         try:
-            data = json.loads(form["data"])
+            people = dict(_people("inspector", g.user.region)) if trigger in (
+                "open_case", "recuse") else {}
+            people = {k: v.rsplit("（", 1)[0] for k, v in people.items()}
+            data = forms.parse(trigger, request.form, people=people)
+        except forms.FormProblem as problem_:
+            error, status = str(problem_), 422
+        note = _attachment_note()
+        if note:
+            reason = f"{reason}\n{note}".strip()
+    elif request.form.get("data", "").strip():
+        try:
+            data = json.loads(request.form["data"])
             if not isinstance(data, dict):
                 raise ValueError
         except ValueError:
             error, status = "补充数据须为 JSON 对象（形如 {\"键\": \"值\"}）", 422
-    try:
-        version = int(form["version"])
-    except ValueError:
-        error, status = "缺少版本号，请刷新页面后重试", 428
     if error is None:
         try:
             after = backend().post("cases", f"/api/v1/cases/{case_id}/transitions", json={
-                "trigger": form["trigger"], "version": version,
-                "reason": form["reason"].strip(), "data": data})
+                "trigger": trigger, "version": version, "reason": reason, "data": data})
         except ServiceError as err:
             if err.status in (401, 404):
                 raise
@@ -197,8 +281,13 @@ def transition(case_id: str):
             flash(f"操作已完成，案件当前状态：{after.get('state_label') or after.get('state')}",
                   "success")
             return redirect(url_for("pages.case", case_id=case_id))
-    ctx = _case_context(case_id)
-    return render_template("case.html", form=form, error=error, details=details,
+    values = request.form.to_dict(flat=True)
+    for key in request.form:
+        if len(request.form.getlist(key)) > 1 or key in ("members", "behaviours"):
+            values[key] = request.form.getlist(key)
+    values["reason"] = request.form.get("reason", "")
+    ctx = _case_context(case_id, values, trigger)
+    return render_template("case.html", error=error, details=details,
                            stale=(status == 409 and "刷新" in (error or "")), **ctx), status
 
 
@@ -224,7 +313,7 @@ def findings():
 def _finding_form(form: dict, error=None, details=(), status=200):
     return render_template("finding_new.html", form=form, error=error, details=list(details),
                            violation_types=VIOLATION_TYPES, party_types=PARTY_TYPES,
-                           sources=SOURCES, today=date.today().isoformat()), status
+                           sources=SOURCES, today=forms.china_today().isoformat()), status
 
 
 @bp.get("/findings/new")
@@ -247,7 +336,7 @@ def finding_create():
     except ServiceError as err:
         if err.status in (401,):
             raise
-        return _finding_form(form, err.message, err.details, err.status if err.status < 500 else 502)
+        return _finding_form(form, err.message, err.details, err.page_status)
     flash(f"检查发现已录入（{created.get('institution_name')}，{labels.fmt_amount(created.get('amount'))}），"
           "系统将自动登记线索并通知负责人", "success")
     return redirect(url_for("pages.findings"))
@@ -308,11 +397,43 @@ def dashboard():
     month_rows = [(m, months[m], m) for m in sorted(months)][-12:]
     total_amount = sum(float(c.get("amount") or 0) for c in cases_)
     open_count = sum(n for s, n in by_state.items() if s not in diagram.final)
+    appeals, appeals_truncated, scanned = _pending_appeals(api)
     return render_template("dashboard.html", state_rows=state_rows, vt_rows=vt_rows,
+                           appeals=appeals, appeals_truncated=appeals_truncated,
+                           appeals_scanned=scanned,
                            sanction_rows=sanction_rows, overdue=overdue, amounts=amounts,
                            month_rows=month_rows, total=sum(by_state.values()),
                            open_count=open_count, total_amount=total_amount,
                            truncated=truncated, scanned=len(cases_))
+
+
+APPEAL_SCAN = 30
+_AFTER_SERVICE = ("served", "enforcing", "closed")
+
+
+def _pending_appeals(api) -> tuple[list[dict], bool, int]:
+    """Appeals (复议/诉讼/申诉) without an outcome, from the case files of the cases after
+    service (the most recent ``APPEAL_SCAN``; the cases API has no appeal list)."""
+    candidates: list[dict] = []
+    for state in _AFTER_SERVICE:
+        body = api.get("cases", "/api/v1/cases", per_page=APPEAL_SCAN, state=state)
+        candidates += body["items"]
+        if body["total"] > len(body["items"]):
+            candidates.append({})             # a marker: more than scanned
+    truncated = any(not c for c in candidates)
+    candidates = sorted((c for c in candidates if c), key=lambda c: c.get("updated_at") or "",
+                        reverse=True)[:APPEAL_SCAN]
+    truncated = truncated or len(candidates) >= APPEAL_SCAN
+    out = []
+    for c in candidates:
+        try:
+            file = api.get("cases", f"/api/v1/cases/{c['id']}/file")
+        except ServiceError:
+            continue
+        for a in file.get("appeals") or []:
+            if not a.get("outcome"):
+                out.append({**a, "case": c, "kind_label": forms.APPEAL_KINDS.get(a["kind"], a["kind"])})
+    return out, truncated, len(candidates)
 
 
 _CSV_COLUMNS = (("number", "案件编号"), ("state_label", "状态"), ("institution_id", "机构编码"),
@@ -343,6 +464,6 @@ def dashboard_csv():
                    created_at=labels.fmt_dt(c.get("created_at")),
                    updated_at=labels.fmt_dt(c.get("updated_at")))
         w.writerow([_csv_cell(row.get(k)) for k, _ in _CSV_COLUMNS])
-    name = f"cases-{date.today().isoformat()}.csv"
+    name = f"cases-{forms.china_today().isoformat()}.csv"
     return Response(buf.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
