@@ -167,6 +167,21 @@ def _progress_path(token: str) -> Path:
     return folder / f"{token}.json"
 
 
+PROGRESS_KEEP_SECONDS = 24 * 3600
+
+
+def _forget_old_progress(folder: Path) -> None:
+    """Progress of operations finished more than a day ago is of no use to anyone: removed when
+    the next operation starts."""
+    cutoff = time.time() - PROGRESS_KEEP_SECONDS
+    for f in folder.glob("*.json"):
+        try:
+            if f.stat().st_mtime < cutoff:
+                f.unlink()
+        except OSError:  # another worker removed it first
+            pass
+
+
 def _progress_writer(department: str):
     """The engine's ``progress(stage, done, total)`` callback for the operation named by the
     request's ``X-Progress-Token`` header (None without one). Written at most every 0.2 s, and
@@ -175,6 +190,7 @@ def _progress_writer(department: str):
     if not _TOKEN.match(token):
         return None
     path, last = _progress_path(token), [0.0]
+    _forget_old_progress(path.parent)
     owner = {"region": g.principal.region, "department": department}
 
     def write(stage: str, done: int, total: int) -> None:

@@ -227,3 +227,29 @@ def test_cli_import_and_screen_show_a_progress_bar(api, tokens, pool, tmp_path, 
     assert "split_admission" in err or "done" in err
     r = api.call("GET", f"/api/v1/screening/runs/{summary['run_id']}", tokens["inspector"])
     assert r.status_code == 200 and r.get_json()["started_by"] == "cli"
+
+
+def test_import_progress_is_readable_by_its_scope_only_and_old_progress_is_forgotten(api, tokens, pool, tmp_path):
+    import os
+    import time
+    from fundguard_inspection import screening_api
+    progress_dir = screening_service.screening_dir() / "progress"
+    progress_dir.mkdir(parents=True, exist_ok=True)
+    stale = progress_dir / "stale-token-0001.json"
+    stale.write_text("{}")
+    old = time.time() - screening_api.PROGRESS_KEEP_SECONDS - 60
+    os.utime(stale, (old, old))
+    content = csv_bytes(tmp_path, tag="progress")
+    r = api.call("POST", "/api/v1/screening/imports", tokens["inspector"],
+                 data={"file": (io.BytesIO(content), "p.csv")}, content_type="multipart/form-data",
+                 headers={"X-Progress-Token": "import-progress-1"})
+    assert r.status_code == 201, r.get_json()
+    got = api.call("GET", "/api/v1/screening/progress/import-progress-1", tokens["inspector"])
+    assert got.status_code == 200 and got.get_json()["stage"] == "done"
+    assert got.get_json()["done"] == got.get_json()["total"] > 0
+    assert api.call("GET", "/api/v1/screening/progress/import-progress-1",
+                    tokens["leader"]).status_code == 200
+    for outsider in ("inspector_other_dept", "inspector_other_region", "leader_other_region"):
+        assert api.call("GET", "/api/v1/screening/progress/import-progress-1",
+                        tokens[outsider]).status_code == 404, outsider
+    assert not stale.exists()
