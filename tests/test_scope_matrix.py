@@ -65,8 +65,12 @@ def objects(platform, tokens):
                                  "institution_id": "H5101001"})
     assert person.status_code == 200, person.text
     document = _issued_document(platform, tokens)
+    attachment = platform.call("POST", "cases", f"/api/v1/cases/{case['id']}/attachments", tokens["institution"],
+                               files={"file": ("申辩材料.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+                               data={"purpose": "defence"})
+    assert attachment.status_code == 201, attachment.text
     return {"finding_id": finding["id"], "case_id": case["id"], "notification_id": note["id"],
-            "document_id": document["id"],
+            "document_id": document["id"], "attachment_id": attachment.json()["id"],
             "endpoint_id": hook.json()["id"], "delivery_id": log[0]["id"],
             "person_id": person.json()["id"], "institution_id": "H5101001",
             **inspection_objects(platform, tokens), "progress_id": _screening_progress(platform, tokens)}

@@ -2,6 +2,7 @@
 security headers, /healthz, /readyz, /metrics, and the flask-smorest API with offline docs."""
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Callable
@@ -27,6 +28,8 @@ SECURITY_HEADERS = {
                                "'unsafe-inline'; script-src 'self' 'unsafe-inline'",
 }
 
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 def _refuse_nul_characters() -> None:
     """PostgreSQL text cannot hold U+0000; refuse it up front (422) instead of failing late."""
@@ -68,7 +71,10 @@ def create_base_app(name: str, title: str, settings: Settings, engine,
 
     @app.before_request
     def _start():
-        g.request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+        given = request.headers.get("X-Request-ID", "")
+        # a caller's id is kept only when it is a plain token of sane length (it is logged, sent on
+        # in events and stored in audit entries); anything else gets a fresh one
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
         g.started = time.perf_counter()
         request_id_var.set(g.request_id)
         _refuse_nul_characters()

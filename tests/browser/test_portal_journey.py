@@ -9,6 +9,7 @@ the case on the dashboard and drills down. Every role's main page passes an acce
 (labels, contrast) and is saved as a screenshot in test-artifacts/screenshots/."""
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import uuid
@@ -243,11 +244,21 @@ def test_main_journey_through_the_portal(browser, portal_server):
     s.get_by_role("link", name=case["number"]).click()
     expect(s.locator("#step-request_hearing, #step-file_defence")).not_to_have_count(0)
 
+    report = b"%PDF-1.4\n% rectified\n%%EOF\n"
+
     def defence(form):
         form.get_by_label("附件（证明材料）").set_input_files(
-            {"name": "整改报告.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 rectified"})
+            {"name": "整改报告.pdf", "mimeType": "application/pdf", "buffer": report})
     inst.step("file_defence", defence, reason="部分住院系病情需要，已全部整改，请求从轻处理")
     assert "整改报告.pdf" in s.locator("ol.timeline").inner_text()
+    # the original is stored by the cases service: its SHA-256 is listed with the case
+    listed = s.locator("#attachments")
+    expect(listed).to_contain_text(hashlib.sha256(report).hexdigest())
+    expect(listed).to_contain_text("整改报告.pdf")
+    expect(listed).to_contain_text("提出陈述申辩")
+    href = listed.get_by_role("link", name="整改报告.pdf").get_attribute("href")
+    original = s.request.get(base + href)   # through the portal, with the institution's session
+    assert original.ok and original.body() == report
     inst.shot("institution-case")
 
     # -- inspector re-checks the defence; leader decides and serves ----------------------------

@@ -18,6 +18,8 @@ def create_app():
     smorest.register_blueprint(api.cal)
     smorest.register_blueprint(points_api.pts)
     smorest.register_blueprint(documents_api.docs)
+    from .attachments import api as attachments_api
+    smorest.register_blueprint(attachments_api.att)
     from .documents import public_api as publication_api
     smorest.register_blueprint(publication_api.pub)
     smorest.register_blueprint(publication_api.files)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from fundguard_shared.outbox import add_event, utcnow
 
+from . import attachments as ATT
 from . import deadlines as DL
 from .guards import (Context, as_item, case_facts, decision_deadline_of, get_date, get_decimal,
                      parse_items, parse_tier, surcharge_owed)
@@ -264,6 +265,7 @@ def _defence(session, case, ctx):
     d = ctx.details
     d.defence_filed_on, d.defence_text, d.defence_rechecked = ctx.today, ctx.reason, False
     DL.stop(ctx.file, "defence_window", ctx.today)
+    ATT.link_from_data(session, case, "file_defence", ctx.data, ctx.actor)
 
 
 @effect("recheck_defence")
@@ -282,6 +284,7 @@ def _waive(session, case, ctx):
 def _request_hearing(session, case, ctx):
     ctx.details.hearing_requested_on = ctx.today
     DL.stop(ctx.file, "hearing_request", ctx.today)
+    ATT.link_from_data(session, case, "request_hearing", ctx.data, ctx.actor)
     p = Pause(case_id=case.id, kind="hearing", started_on=ctx.today)
     session.add(p)
     ctx.file.pauses.append(p)
@@ -415,6 +418,7 @@ def _appeal(session, case, ctx):
                grounds=str(ctx.data.get("grounds") or "")[:5000])
     session.add(a)
     ctx.file.appeals.append(a)
+    ATT.link_from_data(session, case, "file_appeal", ctx.data, ctx.actor)
 
 
 @effect("record_appeal_outcome")

@@ -128,3 +128,21 @@ def test_csv_export_neutralises_spreadsheet_formulas():
     assert csv_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("-1+1") == "'-1+1"
     assert csv_cell("成都某某医院") == "成都某某医院" and csv_cell(12) == 12
+
+
+def test_a_callers_request_id_is_kept_only_when_it_is_a_sane_token(app, client):
+    """The id is logged, sent on in events and stored in the audit chain: an overlong or odd one
+    is replaced by a fresh id instead of reaching the database (String(128) on PostgreSQL)."""
+    clock.set_today(date(2026, 3, 2))
+    desk = _desk(app)
+    for given, kept in (("req-abc.123", True), ("x" * 300, False), ("a b<script>", False)):
+        c = desk.new_case()
+        version = client.get(f"/api/v1/cases/{c}", headers=auth(PEOPLE["inspector"])).json["version"]
+        r = client.post(f"/api/v1/cases/{c}/transitions",
+                        headers={**auth(PEOPLE["inspector"]), "X-Request-ID": given},
+                        json={"trigger": "start_verification", "version": version})
+        assert r.status_code == 200, r.json
+        assert (r.headers["X-Request-ID"] == given) is kept and len(r.headers["X-Request-ID"]) <= 64
+        trail = client.get(f"/api/v1/cases/{c}/audit", headers=auth(PEOPLE["leader"])).json
+        entries = trail["entries"] if isinstance(trail, dict) else trail
+        assert entries[-1]["request_id"] == r.headers["X-Request-ID"]

@@ -78,3 +78,11 @@ def step_forms(case: dict, file: dict | None, steps: dict, people: People, regio
                                values=values if a["trigger"] == failed else None,
                                prefill_sanctions=prefill, article=vt.article if vt else "38"))
     return out
+
+
+def attachment_rows(items: list[dict] | None, step_labels: dict[str, str]) -> list[dict] | None:
+    """The case's attachments as the page lists them: name, purpose, size, SHA-256, who and
+    when, and the steps (陈述申辩 / 听证申请 / 复议…) that referenced each. None: not offered."""
+    if items is None:
+        return None
+    return [{**a, "steps": [step_labels.get(t, t) for t in a.get("linked_steps") or []]} for a in items]

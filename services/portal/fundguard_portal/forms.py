@@ -92,6 +92,11 @@ class Field:
 
 
 F = Field
+# the file goes to the case's attachments (cases service) before the step; the step names its id
+_ATTACHMENT = F("attachment", "附件（证明材料）", "file",
+                help="PDF、JPEG/PNG 图片、OFD 或 Word/Excel 文件（按内容识别）；原件存档并显示 SHA-256")
+# which attachment purpose each step's file is filed under
+ATTACHMENT_PURPOSES = {"file_defence": "defence", "request_hearing": "hearing_request", "file_appeal": "appeal"}
 _SANCTIONS = F("sanctions", "处理/处罚", "sanctions",
                help="每行一项；金额按元，暂停类按月，禁业按年；幅度以右侧法定幅度为准")
 
@@ -134,8 +139,8 @@ STEP_FIELDS: dict[str, tuple[Field, ...]] = {
         _SANCTIONS,
     ),
     "notify": (F("served_on", "告知书送达日期", "date", default="today"),),
-    "file_defence": (F("attachment", "附件（证明材料）", "file",
-                       help="PDF、图片或 Word 文件；登记文件名、大小和 SHA-256 指纹"),),
+    "file_defence": (_ATTACHMENT,),
+    "request_hearing": (_ATTACHMENT,),
     "schedule_hearing": (
         F("hearing_on", "听证日期", "date", required=True),
         F("notified_on", "听证通知送达日期", "date", default="today"),
@@ -166,6 +171,7 @@ STEP_FIELDS: dict[str, tuple[Field, ...]] = {
           default="administrative_review"),
         F("grounds", "请求与理由", "textarea"),
         F("right_known_on", "知道诉权或起诉期限的日期（未告知时填写）", "date"),
+        _ATTACHMENT,
     ),
     "record_appeal_outcome": (
         F("appeal_id", "救济申请", "select", required=True, options="open_appeals"),

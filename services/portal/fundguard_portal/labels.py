@@ -12,7 +12,7 @@ SOURCE_LABELS = {"flight_inspection": "飞行检查", "complaint": "举报投诉
                  "agency_referral": "部门移送", "other": "其他"}
 PARTY_LABELS = {"entity": "单位（定点医药机构）", "individual": "个人"}
 VIOLATION_LABELS = {k: v.label_zh for k, v in VIOLATION_TYPES.items()}
-ACTION_FALLBACK = {"register": "登记线索"}
+ACTION_FALLBACK = {"register": "登记线索", "attach_file": "上传附件"}
 
 CHINA = timezone(timedelta(hours=8))     # no daylight saving in China
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from fundguard_shared.db import UTCDateTime
 from fundguard_shared.outbox import utcnow
 
+from .. import attachments as case_attachments
 from .. import audit
 from .. import evidence as case_evidence
 from ..models import AuditEntry, Base, Case, CaseDetails, Deadline
@@ -92,6 +93,7 @@ def evidence_list(session: Session, case: Case, docs: list[Document]) -> list[di
                       "sha256": f.sha256, "size": f.size, "media_type": f.media_type, "held_by": "inspection",
                       "note": f"{f.media_type}，{f.size} 字节", "date": _china(f.added_at).isoformat(),
                       "source_event_id": f.source_event_id})
+    items += case_attachments.evidence_rows(session, case)  # the parties' and staff's attachments
     preservations = session.execute(select(Deadline).where(Deadline.case_id == case.id,
                                                            Deadline.kind == "preservation_decision")
                                     .order_by(Deadline.started_on)).scalars().all()

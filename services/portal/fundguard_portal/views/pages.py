@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
+import os
 from collections import Counter
 
 from flask import (Blueprint, Response, flash, g, redirect, render_template, request,
@@ -22,6 +22,18 @@ from . import documents as documents_view
 from .common import CASE_ROLES, FINDING_ROLES, backend, int_arg, page, portal, safe_next
 
 bp = Blueprint("pages", __name__)
+
+# A step's form may carry an attachment (陈述申辩 / 听证申请 / 复议材料, often a scanned PDF): its
+# posts may be larger than the portal's general body limit. The cases service judges the file
+# (type by content, its own size limit → 413). Set before the CSRF check reads the form: URL
+# value preprocessors run ahead of every before_request function.
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024 + 256 * 1024
+
+
+@bp.url_value_preprocessor
+def _step_upload_limit(endpoint, values):
+    if endpoint == "pages.transition" and request.method == "POST" and request.mimetype == "multipart/form-data":
+        request.max_content_length = int(os.environ.get("PORTAL_UPLOAD_MAX_BYTES") or UPLOAD_MAX_BYTES)
 
 PER_PAGE = 20
 SOURCES = tuple(labels.SOURCE_LABELS)
@@ -201,12 +213,17 @@ def _case_context(case_id: str, values: dict | None = None, failed: str | None =
             clocks = []
     step_forms = case_view.step_forms(case, file, steps, _people, g.user.region, values, failed)
     documents = documents_view.documents(api, case_id)
+    try:
+        attachments = case_view.attachment_rows(
+            _optional(lambda: api.get("cases", f"/api/v1/cases/{case_id}/attachments"), None), step_labels)
+    except ServiceError:
+        attachments = None
     return {"case": case, "timeline": list(reversed(timeline)), "trail_error": trail_error,
             "deadlines": clocks, "file": file, "cd": (file or {}).get("details") or {},
             "sanction_rows": case_view.sanction_rows(file, case),
             "moves": [f for f in step_forms if not f.record],
             "records": [f for f in step_forms if f.record],
-            "open_form": failed, **documents,
+            "open_form": failed, **documents, "attachments": attachments,
             "flow": flow_items(diagram, case["state"], visited),
             "violation_label": labels.VIOLATION_LABELS.get(case.get("violation_type"),
                                                            case.get("violation_type"))}
@@ -226,18 +243,29 @@ def case(case_id: str):
     return render_template("case.html", **_case_context(case_id))
 
 
-def _attachment_note() -> str | None:
-    """An attachment filed with a step: its name, size and SHA-256 go into the record (no
-    service takes an institution's file yet; the fingerprint makes the later original checkable)."""
+def _file_attachment(case_id: str, trigger: str) -> str | None:
+    """The file chosen in a step's form goes to the case's attachments first (the cases service
+    checks its type by content and keeps the original under its SHA-256); the step then names
+    the returned id in ``data.attachments``. None when no file was chosen."""
     upload = request.files.get("attachment")
     if upload is None or not upload.filename:
         return None
-    digest, size = hashlib.sha256(), 0
-    for chunk in iter(lambda: upload.stream.read(1 << 16), b""):
-        digest.update(chunk)
-        size += len(chunk)
-    name = upload.filename.replace("\n", " ")[:200]
-    return f"附件：{name}（{size} 字节，SHA-256 {digest.hexdigest()}）"
+    att = backend().upload("cases", f"/api/v1/cases/{case_id}/attachments", upload,
+                           {"purpose": forms.ATTACHMENT_PURPOSES.get(trigger, "other")})
+    return att["id"]
+
+
+@bp.get("/attachments/<att_id>")
+@page(*CASE_ROLES)
+def attachment(att_id: str):
+    """An attachment's original through the portal (the cases service scopes it and re-checks
+    its SHA-256)."""
+    content, headers = backend().get_bytes("cases", f"/api/v1/attachments/{att_id}")
+    resp = Response(content, mimetype=headers.get("Content-Type") or "application/octet-stream")
+    resp.headers["Content-Disposition"] = headers.get("Content-Disposition") or "attachment"
+    if headers.get("X-Content-SHA256"):
+        resp.headers["X-Content-SHA256"] = headers["X-Content-SHA256"]
+    return resp
 
 
 @bp.post("/cases/<case_id>/transition")
@@ -259,9 +287,16 @@ def transition(case_id: str):
             data = forms.parse(trigger, request.form, people=people)
         except forms.FormProblem as problem_:
             error, status = str(problem_), 422
-        note = _attachment_note()
-        if note:
-            reason = f"{reason}\n{note}".strip()
+        if error is None and trigger in forms.ATTACHMENT_PURPOSES:
+            try:
+                att_id = _file_attachment(case_id, trigger)
+            except ServiceError as err:
+                if err.status in (401, 404):
+                    raise
+                error, details, status = f"附件未能保存：{err.message}", err.details, err.page_status
+            else:
+                if att_id:
+                    data["attachments"] = [att_id]
     elif request.form.get("data", "").strip():
         try:
             data = json.loads(request.form["data"])
