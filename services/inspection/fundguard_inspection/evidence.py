@@ -21,12 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from fundguard_shared import filetypes
 from fundguard_shared.auth import Principal, require
 from fundguard_shared.errors import ApiError
 from fundguard_shared.outbox import add_event
 from fundguard_shared.pagination import Page, PageArgs, page_query
 
-from . import filetypes
 from .common import (add_working_days, check_version, department_for, env_int,
                      get_or_404, in_scope, not_future, scoped, stale_as_conflict)
 from .models import (MESSAGING, SERVICE, Complaint, CustodyEntry, EvidenceFile, Finding,
@@ -168,6 +168,11 @@ def evidence_ref(ev: EvidenceFile) -> dict:
             "media_type": ev.media_type, "size": ev.size, "added_at": ev.created_at}
 
 
+# evidence may be any document an inspection produces: scans, photos, OFD/Office files, text notes
+EVIDENCE_TYPES = (filetypes.PDF, filetypes.JPEG, filetypes.PNG, filetypes.OFD, filetypes.DOCX,
+                  filetypes.XLSX, filetypes.TEXT)
+
+
 def register_evidence(session: Session, stream, filename: str, description: str,
                       attached_to: str, principal: Principal, department: str) -> EvidenceFile:
     """Check the type by content, store the bytes by hash, record the row and its custody entry."""
@@ -178,7 +183,7 @@ def register_evidence(session: Session, stream, filename: str, description: str,
     if size > limit:
         raise _too_large(limit)
     try:
-        media_type = filetypes.detect(stream, size)
+        media_type = filetypes.detect(stream, size, EVIDENCE_TYPES)
     except filetypes.FileTypeError as exc:
         raise ApiError(exc.status, exc.code, exc.zh, exc.en) from None
     check_attachment(session, attached_to, principal)

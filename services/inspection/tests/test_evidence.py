@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fundguard_inspection import filetypes
+from fundguard_shared import filetypes
+from fundguard_inspection.evidence import EVIDENCE_TYPES
 from fundguard_inspection.storage import LocalEvidenceStore, TooLarge
 
 from inspection_testkit import DEPT, REGION, outbox
@@ -47,7 +48,7 @@ def unique_pdf(tag: str) -> bytes:
     ("现场笔录：医保办主任陈述\n".encode("utf-8"), filetypes.TEXT),
 ])
 def test_file_type_is_judged_by_content(content, expected):
-    assert filetypes.detect(io.BytesIO(content), len(content)) == expected
+    assert filetypes.detect(io.BytesIO(content), len(content), EVIDENCE_TYPES) == expected
 
 
 @pytest.mark.parametrize("content,status,code", [
@@ -60,7 +61,7 @@ def test_file_type_is_judged_by_content(content, expected):
 ])
 def test_unsupported_or_broken_files_are_refused_with_a_code(content, status, code):
     with pytest.raises(filetypes.FileTypeError) as exc:
-        filetypes.detect(io.BytesIO(content), len(content))
+        filetypes.detect(io.BytesIO(content), len(content), EVIDENCE_TYPES)
     assert (exc.value.status, exc.value.code) == (status, code)
 
 
@@ -69,7 +70,7 @@ def test_a_plain_zip_is_not_an_office_document():
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("payload.exe", b"MZ")
     with pytest.raises(filetypes.FileTypeError) as exc:
-        filetypes.detect(buf, len(buf.getvalue()))
+        filetypes.detect(buf, len(buf.getvalue()), EVIDENCE_TYPES)
     assert exc.value.code == "unsupported_file_type"
 
 

@@ -22,12 +22,12 @@ import os
 import re
 import unicodedata
 import uuid
-import zipfile
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from fundguard_shared import filetypes
 from fundguard_shared.auth import Principal
 from fundguard_shared.db import UTCDateTime
 from fundguard_shared.errors import ApiError
@@ -44,14 +44,8 @@ LINKING_STEPS = ("file_defence", "request_hearing", "file_appeal")
 UPLOADERS = ("institution", "inspector", "leader")
 MAX_LINKS = 20  # attachments one step may reference
 
-PDF, JPEG, PNG, OFD = "application/pdf", "image/jpeg", "image/png", "application/ofd"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-EXTENSIONS = {PDF: "pdf", JPEG: "jpg", PNG: "png", OFD: "ofd", DOCX: "docx", XLSX: "xlsx"}
+ACCEPTED = (filetypes.PDF, filetypes.JPEG, filetypes.PNG, filetypes.OFD, filetypes.DOCX, filetypes.XLSX)
 # a zip is opened only within these bounds (no zip bomb is inflated to judge its type)
-ZIP_MAX_MEMBERS = 5000
-ZIP_MAX_INFLATED = 200 * 1024 * 1024
-ZIP_MAX_RATIO = 200
 
 _CN = timezone(timedelta(hours=8))
 
@@ -114,70 +108,18 @@ def clean_filename(raw: str | None) -> str:
     return name or "附件"
 
 
-def _unsupported(detail: str) -> ApiError:
-    return ApiError(415, "unsupported_file_type",
-                    "不支持的文件类型（仅限 PDF、JPEG、PNG、OFD、DOCX、XLSX），按文件内容判断",
-                    f"unsupported file type ({detail}); accepted by content: PDF, JPEG, PNG, OFD, DOCX, XLSX")
-
-
-def _malformed(kind: str, detail: str) -> ApiError:
-    return ApiError(422, "malformed_file", f"文件内容不完整或已损坏（{kind}）",
-                    f"the {kind} file is truncated or corrupt: {detail}")
-
-
 def too_large(limit: int) -> ApiError:
     return ApiError(413, "file_too_large", f"文件超过大小上限（{limit} 字节）",
                     f"the file exceeds the limit of {limit} bytes", max_bytes=limit)
 
 
-def _zip_kind(data: bytes) -> str:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            infos = z.infolist()
-            if len(infos) > ZIP_MAX_MEMBERS:
-                raise _malformed("zip", f"more than {ZIP_MAX_MEMBERS} members")
-            inflated = sum(i.file_size for i in infos)
-            if inflated > ZIP_MAX_INFLATED or inflated > ZIP_MAX_RATIO * max(len(data), 1):
-                raise _malformed("zip", "inflates beyond the allowed size (zip bomb?)")
-            if any(i.flag_bits & 0x1 for i in infos):
-                raise _malformed("zip", "encrypted members")
-            names = {i.filename for i in infos}
-            if "OFD.xml" in names:
-                kind = OFD
-            elif "[Content_Types].xml" in names and "word/document.xml" in names:
-                kind = DOCX
-            elif "[Content_Types].xml" in names and "xl/workbook.xml" in names:
-                kind = XLSX
-            else:
-                raise _unsupported("zip archive that is neither OFD nor DOCX/XLSX")
-            bad = z.testzip()
-            if bad is not None:
-                raise _malformed("zip", f"member {bad} fails its CRC")
-            return kind
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as exc:
-        raise _malformed("zip", str(exc)[:200]) from None
-
-
 def detect(data: bytes) -> str:
-    """The media type of ``data`` judged by its content, or an ``ApiError`` (415 / 422)."""
-    if not data:
-        raise ApiError(422, "empty_file", "文件为空", "the file is empty")
-    head, tail = data[:16], data[-1024:]
-    if head.startswith(b"%PDF-"):
-        if b"%%EOF" not in tail:
-            raise _malformed("PDF", "no %%EOF marker at the end")
-        return PDF
-    if head.startswith(b"\xff\xd8\xff"):
-        if b"\xff\xd9" not in data[-64:]:
-            raise _malformed("JPEG", "no end-of-image marker")
-        return JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        if b"IEND" not in data[-64:]:
-            raise _malformed("PNG", "no IEND chunk")
-        return PNG
-    if head.startswith(b"PK\x03\x04"):
-        return _zip_kind(data)
-    raise _unsupported("unrecognised content")
+    """The media type of ``data`` judged by its content (fundguard_shared.filetypes), or an
+    ``ApiError`` (415 / 422)."""
+    try:
+        return filetypes.detect(io.BytesIO(data), len(data), ACCEPTED)
+    except filetypes.FileTypeError as exc:
+        raise ApiError(exc.status, exc.code, exc.zh, exc.en) from None
 
 
 def read_limited(stream, limit: int) -> bytes:

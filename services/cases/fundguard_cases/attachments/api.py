@@ -18,13 +18,14 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from fundguard_shared import filetypes
 from fundguard_shared.auth import require
 from fundguard_shared.errors import ApiError
 
 from .. import service
 from ..documents import store
 from ..runtime import runtime
-from . import EXTENSIONS, PURPOSES, UPLOADERS, CaseAttachment, attach, for_case, max_bytes, read_limited, \
+from . import PURPOSES, UPLOADERS, CaseAttachment, attach, for_case, max_bytes, read_limited, \
     too_large, visible_to
 
 READERS = ("inspector", "leader", "legal_reviewer", "panel_member", "institution")
@@ -129,7 +130,7 @@ class AttachmentContent(MethodView):
         except store.BlobCorrupt:
             raise ApiError(503, "attachment_blob_corrupt", "附件文件校验失败（哈希不符），请联系管理员",
                            "the stored attachment no longer matches its SHA-256") from None
-        ascii_name = f"{att_id}.{EXTENSIONS.get(media_type, 'bin')}"
+        ascii_name = f"{att_id}.{filetypes.EXTENSIONS.get(media_type, 'bin')}"
         return Response(data, mimetype=media_type, headers={
             "Content-Disposition": f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name)}",
             "X-Content-SHA256": sha})
