@@ -461,6 +461,30 @@ def test_decision_receipt_date_moves_payment_and_appeal_windows(desk, client):
         desk.fire(c2, "file_appeal", "institution", {"kind": "administrative_review"}, today=date(2026, 5, 8))
 
 
+def test_public_notice_service_counts_30_days_after_the_announcement_and_needs_a_ground(desk, client):
+    """民事诉讼法 art. 95 (via 行政处罚法 art. 61): 公告送达 is deemed served 30 days after the
+    announcement; it is recorded once that day has come, with the ground for using it."""
+    c = desk.new_case()
+    _decided(desk, c)
+    decision = issued(client, desk, c, "decision", DECISION_FIELDS)
+    announced = desk.today
+    desk.today = date(2026, 3, 20)
+    body = {"method": "public_notice", "receipt_at": f"{announced.isoformat()}T09:00:00+08:00"}
+    r = client.post(f"/api/v1/documents/{decision['id']}/services", json=body, headers=auth(PEOPLE["inspector"]))
+    assert r.status_code == 422 and r.json["code"] == "public_notice_ground_required"
+    body["details"] = {"ground": "受送达人下落不明，直接送达、邮寄送达均未成功"}
+    r = client.post(f"/api/v1/documents/{decision['id']}/services", json=body, headers=auth(PEOPLE["inspector"]))
+    assert r.status_code == 422 and r.json["code"] == "public_notice_period_running"
+    assert r.json["deemed_served_on"] == "2026-04-01" and desk.state(c) == "decided"
+    desk.today = date(2026, 4, 1)
+    clock.set_today(desk.today)
+    r = client.post(f"/api/v1/documents/{decision['id']}/services", json=body, headers=auth(PEOPLE["inspector"]))
+    assert r.status_code == 201, r.json
+    assert desk.state(c) == "served" and desk.file(c).details.served_on == date(2026, 4, 1)
+    pay = deadlines(desk, c)["payment"]
+    assert (pay.started_on, pay.due_on) == (date(2026, 4, 1), date(2026, 4, 16))
+
+
 def test_unserved_decision_runs_no_payment_clock(desk, client):
     c = desk.new_case()
     _decided(desk, c)

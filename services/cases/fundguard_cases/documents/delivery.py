@@ -100,6 +100,24 @@ def _fire(session: Session, case: Case, doc: Document, actor: Principal, served_
                             trigger=trigger, state=case.state)
 
 
+def _deemed_by_public_notice(announced_on: date, details: dict, today: date) -> date:
+    """公告送达: only when the party cannot be reached otherwise (the ground is recorded); the
+    document counts as served when the legal period after the announcement has passed
+    (``rules.legal.public_notice_service``, 30 days), so it is recorded once that day has come."""
+    if not (details.get("ground") or "").strip():
+        raise DocumentError(422, "public_notice_ground_required",
+                            "公告送达须写明理由（受送达人下落不明或以其他方式无法送达）",
+                            "public-notice service needs its ground (the party cannot be reached otherwise)")
+    period = case_service.legal_params().public_notice_service.value
+    deemed = announced_on + timedelta(days=int(period))
+    if deemed > today:
+        raise DocumentError(422, "public_notice_period_running",
+                            f"公告期未满：自 {announced_on} 发出公告起经过 {period} 日（{deemed}）方视为送达，届时再登记",
+                            f"the public-notice period is running: served on {deemed}, {period} days after "
+                            f"{announced_on}; record it then", deemed_served_on=deemed.isoformat())
+    return deemed
+
+
 def record_service(session: Session, doc: Document, case: Case, principal: Principal, method: str,
                    receipt_at: datetime | None, details: dict | None, *, request_id: str = "",
                    today: date | None = None) -> DocumentService:
@@ -144,6 +162,8 @@ def record_service(session: Session, doc: Document, case: Case, principal: Princ
     if receipt_at.tzinfo is None:
         receipt_at = receipt_at.replace(tzinfo=CN)
     served_on = china_date(receipt_at)
+    if method == "public_notice":
+        served_on = _deemed_by_public_notice(served_on, details, today)
     if served_on > today:
         raise DocumentError(422, "receipt_in_future", "送达时间不得晚于今天", "receipt_at may not be in the future")
     issued_on = date.fromisoformat((doc.fields or {}).get("issued_on") or china_date(doc.issued_at).isoformat())

@@ -141,6 +141,7 @@ class LegalParams:
     payment: LegalEntry = _e(15, CALENDAR_DAYS, f"{_APPLY} 第67条", V)
     surcharge_rate: LegalEntry = _e(D("0.03"), RATE_PER_DAY, f"{_APPLY} 第72条", V)
     surcharge_cap: LegalEntry = _e(D(1), MULTIPLE_OF_FINE, f"{_APPLY} 第72条", V)
+    public_notice_service: LegalEntry = _e(30, CALENDAR_DAYS, "民事诉讼法 第95条（2021年修正：自发出公告之日起经过三十日即视为送达；行政处罚法第61条：依民事诉讼法有关规定送达）", S)
     enforcement_demand: LegalEntry = _e(10, CALENDAR_DAYS, "行政强制法 第54条（催告书送达十日后仍未履行的，可申请人民法院强制执行；未对照全文）", U)
     court_enforcement_application: LegalEntry = _e(3, MONTHS, f"{_SHANWEI} 第58条（同行政强制法）", S)
     publication_withdrawal: LegalEntry = _e(3, WORKING_DAYS, f"{_APPLY} 第48条、第85条", V)
