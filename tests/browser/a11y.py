@@ -71,4 +71,7 @@ _SCRIPT = r"""
 
 
 def a11y_problems(page) -> list[str]:
+    # a click that navigates returns before the next document exists: check the page that loads
+    page.wait_for_load_state("load")
+    page.wait_for_function("document.body !== null")
     return page.evaluate(_SCRIPT)
