@@ -92,6 +92,7 @@ def test_claims_import_and_screening_show_progress_then_a_hit_is_confirmed(
     insp = Session(browser, portal_server.base_url, "insp-zhang")
     p = insp.page
     p.get_by_role("navigation", name="主导航").get_by_role("link", name="智能筛查").click()
+    p.wait_for_url(re.compile(r".*/screening$"))
     insp.shot("inspector-screening")
     token = p.locator("#import-form input[name=progress_token]").input_value()
     p.get_by_label("选择结算数据文件").set_input_files(str(path))
