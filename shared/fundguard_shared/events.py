@@ -83,6 +83,8 @@ class CaseOpenedV1(Schema):
     department = fields.String(required=True)
     amount = fields.Decimal(required=True, as_string=True, places=2)
     workflow_version = fields.Integer(required=True)
+    # added later, optional: the state's label from the workflow definition (notify shows it)
+    state_label = fields.String(load_default=None, allow_none=True)
 
 
 class CaseTransitionedV1(Schema):
@@ -96,6 +98,18 @@ class CaseTransitionedV1(Schema):
     institution_id = fields.String(required=True)
     region = fields.String(required=True)
     department = fields.String(required=True)
+    # added later, all optional (events already queued still parse; version stays 1):
+    # state labels from the workflow definition, the legal windows as this deployment's rules
+    # compute them (cases rules/windows.py: {"defence": "5 个工作日", ...}) and the due dates of
+    # the clocks the step started
+    from_state_label = fields.String(load_default=None, allow_none=True)
+    to_state_label = fields.String(load_default=None, allow_none=True)
+    windows = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    defence_due_on = fields.Date(load_default=None, allow_none=True)
+    hearing_request_due_on = fields.Date(load_default=None, allow_none=True)
+    hearing_on = fields.Date(load_default=None, allow_none=True)
+    service_due_on = fields.Date(load_default=None, allow_none=True)
+    payment_due_on = fields.Date(load_default=None, allow_none=True)
 
 
 class NotificationCreatedV1(Schema):

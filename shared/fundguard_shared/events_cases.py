@@ -31,6 +31,9 @@ class SanctionDecidedV1(Schema):
     cause = fields.String(required=True, validate=validate.OneOf(
         ("decision", "simplified", "agreement", "appeal_changed", "appeal_annulled")))
     in_force = fields.Boolean(required=True)
+    # added later, optional: the legal windows as this deployment's rules compute them
+    # (cases rules/windows.py), quoted by notify's payment notice
+    windows = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
 
 
 class DeadlineV1(Schema):

@@ -18,6 +18,7 @@ from .models import (MESSAGING, SERVICE, Appeal, Case, LegalReview, Officer, Pan
                      Pause, Payment, Recusal, SanctionRecord)
 from .rules import procedure as P
 from .rules import sanctions as S
+from .rules.windows import notice_windows
 
 Effect = Callable[[Session, Case, Context], None]
 EFFECTS: dict[str, Effect] = {}
@@ -54,7 +55,7 @@ def _emit_sanction(session, case, ctx, row: SanctionRecord, cause: str, in_force
         "party_type": case.party_type, "region": case.region, "department": case.department,
         "track": row.track, "kind": row.kind, "article": row.article, "amount": row.amount,
         "months": row.months, "years": row.years, "tier": row.tier, "decided_on": ctx.today,
-        "cause": cause, "in_force": in_force,
+        "cause": cause, "in_force": in_force, "windows": notice_windows(ctx.params),
     }, subject=f"sanction:{case.id}", producer=SERVICE, actor=ctx.actor.sub, correlation_id=None)
 
 

@@ -16,10 +16,12 @@ from fundguard_shared.outbox import add_event, utcnow
 
 from . import audit, clock, eventtypes  # noqa: F401  (eventtypes registers the payload schemas)
 from .deadlines import calendar_for
+from .deadlines import find as find_deadline
 from .effects import EFFECTS
 from .models import (MESSAGING, SERVICE, Appeal, Case, CaseDetails, CaseNumber, Deadline,
                      LegalReview, Officer, PanelSession, PanelVote, Pause, Payment, SanctionRecord)
 from .rules.legal import LegalParams, params
+from .rules.windows import notice_windows
 from .workflow import WORKFLOW_VERSION, CaseFile, Context, definition, fire
 
 SYSTEM = Principal(sub="system", role="admin")
@@ -83,7 +85,7 @@ def open_clue_from_finding(session: Session, event: Event) -> Case | None:
         "source_event_id": event.id, "finding_id": case.finding_id,
         "institution_id": case.institution_id, "institution_name": case.institution_name,
         "region": case.region, "department": case.department, "amount": case.amount,
-        "workflow_version": case.workflow_version,
+        "workflow_version": case.workflow_version, "state_label": defn.states.get(case.state),
     }, subject=f"case:{case.id}", producer=SERVICE, actor=event.actor,
         correlation_id=event.correlation_id)
     return case
@@ -146,10 +148,40 @@ def transition(session: Session, case: Case, trigger: str, actor: Principal, rea
     session.flush()  # bumps version (optimistic lock): a concurrent writer gets StaleDataError
     audit.append(session, case.id, actor=actor.sub, actor_role=actor.role, action=trigger,
                  from_state=before, to_state=after, reason=reason or "", request_id=request_id)
+    labels = definition(case.workflow_version).states
     add_event(session, MESSAGING, "case.transitioned", {
         "case_id": case.id, "case_number": case.number, "trigger": trigger,
         "from_state": before, "to_state": after, "version": case.version, "reason": reason or "",
         "institution_id": case.institution_id, "region": case.region,
         "department": case.department,
+        "from_state_label": labels.get(before), "to_state_label": labels.get(after),
+        **notice_facts(trigger, ctx),
     }, subject=f"case:{case.id}", producer=SERVICE, actor=actor.sub, correlation_id=request_id)
     return before, after
+
+
+# the steps whose event notify turns into a legal notice to the party, and the clocks each starts
+# (Deadline kind -> payload field with its due date)
+NOTICE_STEPS: dict[str, dict[str, str]] = {
+    "notify": {"defence_window": "defence_due_on", "hearing_request": "hearing_request_due_on"},
+    "request_hearing": {},
+    "schedule_hearing": {},
+    "decide": {"service": "service_due_on"},
+    "decide_simplified": {"service": "service_due_on"},
+    "serve": {"payment": "payment_due_on"},
+}
+
+
+def notice_facts(trigger: str, ctx: Context) -> dict:
+    """For a step that produces a legal notice: the windows this deployment's rules compute (area
+    overrides included) and the due dates of the clocks the step just started; {} otherwise."""
+    if trigger not in NOTICE_STEPS:
+        return {}
+    out: dict = {"windows": notice_windows(ctx.params)}
+    for kind, name in NOTICE_STEPS[trigger].items():
+        dl = find_deadline(ctx.file, kind)
+        if dl is not None and dl.due_on is not None:
+            out[name] = dl.due_on
+    if trigger == "schedule_hearing" and ctx.details.hearing_on is not None:
+        out["hearing_on"] = ctx.details.hearing_on
+    return out

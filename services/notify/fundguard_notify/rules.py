@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
-from jinja2 import Environment, TemplateError, Undefined
+from jinja2 import Environment, TemplateError, Undefined, pass_context
 
 from fundguard_shared.auth import ROLES
 from fundguard_shared.events import Event
@@ -116,12 +116,21 @@ def _cn_datetime(value: Any) -> str:
     return _cn_date(value)
 
 
+@pass_context
+def _state_label(ctx, state: Any) -> str:
+    """A state's label as the event carries it (the cases service's workflow definition:
+    ``to_state_label`` / ``from_state_label`` / ``state_label``); the raw code otherwise."""
+    for code_field, label_field in (("to_state", "to_state_label"), ("from_state", "from_state_label"),
+                                    ("state", "state_label")):
+        if state is not None and ctx.get(code_field) == state and ctx.get(label_field):
+            return ctx[label_field]
+    return "" if state is None else str(state)
+
+
 class RuleBook:
     def __init__(self, document: dict[str, Any]):
         self.doc = document
-        self.states: dict[str, str] = dict(document.get("states", {}))
         self.sanction_kinds: dict[str, str] = dict(document.get("sanction_kinds", {}))
-        self.legal: dict[str, str] = dict(document.get("legal", {}))
         self.footer: str = document.get("email", {}).get("footer", "")
         # Notices are plain text (text/plain e-mail, JSON inbox and webhook bodies); whoever
         # renders them as HTML escapes them there (the portal does). HTML-escaping here would
@@ -129,9 +138,14 @@ class RuleBook:
         self.env = Environment(  # nosec B701 - plain-text output, escaped where shown as HTML
             undefined=_LenientUndefined, autoescape=False, keep_trailing_newline=False)
         self.env.filters.update(
-            state_label=lambda s: self.states.get(s, s or ""),
+            state_label=_state_label,
             sanction_label=lambda k: self.sanction_kinds.get(k, k or ""),
             cn_date=_cn_date, cn_datetime=_cn_datetime)
+        # [legal]: the statute references and rights in words; each entry is a template filled
+        # with the event's `windows` (the periods the cases service's rules compute for this
+        # deployment). notify keeps no legal number of its own.
+        self.legal_templates = {key: self.env.from_string(text)
+                                for key, text in document.get("legal", {}).items()}
         self.templates: dict[str, dict[str, Any]] = {}
         for key, spec in document.get("notice", {}).items():
             if "title" not in spec or "body" not in spec:
@@ -169,12 +183,25 @@ class RuleBook:
         p = dict(event.payload)
         ctx: dict[str, Any] = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in p.items()}
         ctx.update(event_type=event.type, event_id=event.id, actor=event.actor,
-                   occurred_at=event.occurred_at, legal=self.legal)
+                   occurred_at=event.occurred_at)
+        ctx["windows"] = dict(ctx.get("windows") or {})
         if "from_state" in p and "to_state" in p:
             ctx["changed"] = p["from_state"] != p["to_state"]
         ctx.setdefault("workdays_left", None)
         ctx.update(extra or {})
+        ctx["legal"] = self.legal(ctx)
         return ctx
+
+    def legal(self, ctx: dict[str, Any]) -> dict[str, str]:
+        """The [legal] sentences filled with the event's windows (an old event without windows
+        gets the wording that refers to the served document)."""
+        out: dict[str, str] = {}
+        for key, template in self.legal_templates.items():
+            try:
+                out[key] = template.render({**ctx, "legal": out}).strip()
+            except TemplateError as exc:
+                out[key] = f"（法律告知 {key} 渲染失败：{type(exc).__name__}）"
+        return out
 
     def matching(self, event: Event, ctx: dict[str, Any]) -> list[Rule]:
         hits = [r for r in self.rules if r.matches(event.type, ctx)]
@@ -212,7 +239,9 @@ class RuleBook:
                 "email_body": email_body, "webhook": t["webhook"]}
 
     def render_digest(self, day: date, items: list[dict[str, str]]) -> tuple[str, str]:
-        texts = self.render("digest", {"day": day, "items": items, "legal": self.legal})
+        ctx: dict[str, Any] = {"day": day, "items": items, "windows": {}}
+        ctx["legal"] = self.legal(ctx)
+        texts = self.render("digest", ctx)
         return texts["email_subject"], texts["email_body"]
 
     @staticmethod

@@ -135,6 +135,11 @@ def notify(notify_env):
 
 REGION, DEPT, INST = "510100", "稽核一科", "H5101001"
 
+# the legal windows as the cases service sends them (rules/windows.py), here as an area that
+# shortened the defence window: notify must print what the event says, never a number of its own
+WINDOWS = {"defence": "3 个工作日", "hearing_request": "5 个工作日", "hearing_notice": "7 个工作日",
+           "payment": "15 日", "surcharge_rate": "3%", "review": "60 日", "litigation": "6 个月"}
+
 
 def case_payload(**over) -> dict:
     p = {"case_id": str(uuid.uuid4()), "case_number": "成医保罚〔2026〕17号",

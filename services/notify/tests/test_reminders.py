@@ -41,7 +41,7 @@ def test_reminder_n_working_days_before_deadline_skips_holidays(notify):
     staff = entries(notify, kind="deadline_reminder", recipient_role="inspector")
     assert len(party) == 1 and len(staff) == 1
     assert "2026年10月9日" in party[0].body and "还剩 3 个工作日" in party[0].body
-    assert "15 日内" in party[0].body                       # payment: the legal text
+    assert "加处罚款" in party[0].body and "第七十二条" in party[0].body  # payment: the legal text
     assert party[0].institution_id == INST and staff[0].department == DEPT
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from fundguard_notify.rules import PACKAGED_RULES, RuleBook
 from fundguard_shared.events import Event
-from notify_testkit import (DEPT, INST, REGION, deadline_payload, opened, raw_event,
+from notify_testkit import (DEPT, INST, REGION, WINDOWS, deadline_payload, opened, raw_event,
                             sanction_payload, transitioned)
 
 BOOK = RuleBook.load()
@@ -26,11 +26,12 @@ def test_case_opened_tells_region_leaders_and_department_inspectors():
     assert all(n.kind == "clue_registered" and "1234.50" in n.body for n in notices)
 
 
-def test_prior_notice_goes_to_institution_with_rights_and_deadlines():
-    notices = by_role(BOOK.notices_for(transitioned("notify", "reviewed", "notified")))
+def test_prior_notice_goes_to_institution_with_rights_and_the_windows_the_event_carries():
+    notices = by_role(BOOK.notices_for(transitioned("notify", "reviewed", "notified", windows=WINDOWS)))
     prior = notices[("institution", None)]
     assert prior.kind == "prior_notice" and prior.institution_id == INST
-    for words in ("陈述", "申辩", "听证", "5 个工作日", "不会导致加重处罚", "第六十四条"):
+    for words in ("陈述", "申辩", "听证", "不会导致加重处罚", "第六十四条",
+                  "之日起 3 个工作日内提出陈述、申辩", "之日起 5 个工作日内提出"):
         assert words in prior.body, words
     assert prior.webhook is True
     # the case's inspectors see the state change, not the letter to the party
@@ -43,7 +44,7 @@ def test_prior_notice_prints_the_dates_the_event_carries():
                                                   "defence_due_on": "2026-06-08",
                                                   "hearing_request_due_on": "2026-06-08"}})
     prior = by_role(BOOK.notices_for(event))[("institution", None)]
-    assert "陈述、申辩期限：2026年6月8日 前" in prior.body
+    assert "陈述、申辩期限：2026年6月8日 前（以告知书载明的期限为准）" in prior.body
     assert "听证申请期限：2026年6月8日 前" in prior.body
 
 
@@ -64,7 +65,7 @@ def test_hearing_scheduled_tells_institution_the_date_when_known():
 
 
 def test_decision_names_both_appeal_routes_and_their_deadlines():
-    decision = by_role(BOOK.notices_for(transitioned("decide", "notified", "decided")))[
+    decision = by_role(BOOK.notices_for(transitioned("decide", "notified", "decided", windows=WINDOWS)))[
         ("institution", None)]
     assert "行政复议" in decision.body and "60 日" in decision.body
     assert "行政诉讼" in decision.body and "6 个月" in decision.body
@@ -72,7 +73,7 @@ def test_decision_names_both_appeal_routes_and_their_deadlines():
 
 
 def test_fine_decided_tells_institution_amount_and_payment_deadline():
-    notices = BOOK.notices_for(raw_event("sanction.decided", sanction_payload()))
+    notices = BOOK.notices_for(raw_event("sanction.decided", sanction_payload(windows=WINDOWS)))
     due = by_role(notices)[("institution", None)]
     assert due.kind == "payment_due"
     assert "罚款 24690.00 元" in due.title and "15 日内" in due.body and "3%" in due.body
@@ -195,7 +196,7 @@ def test_real_name_complaint_decision_tells_handlers_the_informant_notice_deadli
                              real_name=True, informant_notice_due=date(2026, 6, 8))
     notices = BOOK.notices_for(event)
     assert {(n.role, n.region, n.department) for n in notices} == {("inspector", REGION, DEPT)}
-    assert "2026-06-08" in notices[0].body and "5 个工作日" in notices[0].body
+    assert "2026-06-08" in notices[0].body and "举报处理暂行办法" in notices[0].body
     anonymous = _complaint_event("complaint.decided", accepted=True, decided_on=date(2026, 6, 1),
                                  real_name=False)
     assert BOOK.notices_for(anonymous) == []

@@ -12,7 +12,8 @@ from ..guards import Context, as_item, money_due, money_paid, surcharge_owed
 from ..models import AuditEntry, Case
 from ..rules import procedure as P
 from ..rules import sanctions as S
-from ..rules.legal import CALENDAR_DAYS, MONTHS, WORKING_DAYS, YEARS, LegalEntry
+from ..rules.legal import LegalEntry
+from ..rules.windows import period_zh
 from .catalog import SERVICE_METHODS, Authority
 from .models import Document, DocumentService
 
@@ -29,9 +30,8 @@ def cn_date(d: date | datetime | None) -> str:
 
 
 def period_text(entry: LegalEntry) -> str:
-    n, unit = entry.value, entry.unit
-    return {WORKING_DAYS: f"{n}个工作日", CALENDAR_DAYS: f"{n}日", MONTHS: f"{n}个月",
-            YEARS: f"{n}年"}.get(unit, f"{n}")
+    """As documents print a period: "5个工作日" (rules/windows.py formats every period)."""
+    return period_zh(entry, sep="")
 
 
 def yuan(amount) -> str:
