@@ -187,7 +187,8 @@ class ChainOut(Schema):
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 / Cases")
 
 
-def _load(session, case_id, for_update=False) -> Case:
+def load_case(session, case_id, for_update=False) -> Case:
+    """The case if the caller may see it, else 404 — every view of a case starts here."""
     case = service.get_case(session, case_id, g.principal, for_update=for_update)
     if case is None:
         raise ApiError(404)
@@ -234,7 +235,7 @@ class CaseById(MethodView):
     @blp.response(200, CaseDetail)
     def get(self, case_id):
         with runtime().sessions() as session:
-            return _load(session, case_id)
+            return load_case(session, case_id)
 
 
 @blp.route("/<string:case_id>/transitions")
@@ -246,7 +247,7 @@ class CaseTransitions(MethodView):
         expected = _expected_version(body)
         try:
             with runtime().sessions() as session, session.begin():
-                case = _load(session, case_id, for_update=False)
+                case = load_case(session, case_id, for_update=False)
                 if case.version != expected:
                     raise ApiError(409, "stale_version", "案件已被他人修改，请刷新后重试",
                                    "Stale version: the case changed; reload and retry",
@@ -276,7 +277,7 @@ class CaseFileView(MethodView):
         """The case file: officers, recusals, sanctions per stage, reviews, panel and votes,
         clocks, pauses, appeals, payments."""
         with runtime().sessions() as session:
-            case = _load(session, case_id)
+            case = load_case(session, case_id)
             ctx = service.context(session, case, g.principal)
             f = ctx.facts
             f.recusals = session.execute(select(Recusal).where(Recusal.case_id == case.id)
@@ -295,7 +296,7 @@ class CaseDeadlines(MethodView):
     @blp.response(200, DeadlineOut(many=True))
     def get(self, case_id):
         with runtime().sessions() as session:
-            case = _load(session, case_id)
+            case = load_case(session, case_id)
             return service.load_file(session, case).deadlines
 
 
@@ -305,7 +306,7 @@ class CaseAudit(MethodView):
     @blp.response(200, AuditOut(many=True))
     def get(self, case_id):
         with runtime().sessions() as session:
-            case = _load(session, case_id)
+            case = load_case(session, case_id)
             return session.execute(select(AuditEntry).where(AuditEntry.case_id == case.id)
                                    .order_by(AuditEntry.seq)).scalars().all()
 
@@ -316,7 +317,7 @@ class CaseAuditVerify(MethodView):
     @blp.response(200, ChainOut)
     def get(self, case_id):
         with runtime().sessions() as session:
-            case = _load(session, case_id)
+            case = load_case(session, case_id)
             return audit.verify(session, case.id)
 
 

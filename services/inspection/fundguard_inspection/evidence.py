@@ -19,9 +19,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from fundguard_shared import filetypes
+from fundguard_shared.uploads import multipart_file, too_large
 from fundguard_shared.auth import Principal, require
 from fundguard_shared.errors import ApiError
 from fundguard_shared.outbox import add_event
@@ -181,7 +181,7 @@ def register_evidence(session: Session, stream, filename: str, description: str,
     stream.seek(0)
     limit = max_bytes()
     if size > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     try:
         media_type = filetypes.detect(stream, size, EVIDENCE_TYPES)
     except filetypes.FileTypeError as exc:
@@ -190,7 +190,7 @@ def register_evidence(session: Session, stream, filename: str, description: str,
     try:
         blob = store().put(stream, limit)
     except TooLarge:
-        raise _too_large(limit) from None
+        raise too_large(limit) from None
     existing = session.execute(select(EvidenceFile).where(
         EvidenceFile.region == principal.region, EvidenceFile.department == department,
         EvidenceFile.sha256 == blob.sha256, EvidenceFile.attached_to == attached_to)
@@ -213,11 +213,6 @@ def register_evidence(session: Session, stream, filename: str, description: str,
         }, subject=f"finding:{finding_id}", producer=SERVICE, actor=principal.sub,
             correlation_id=getattr(g, "request_id", None))
     return ev
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "file_too_large", f"文件超过大小上限（{limit} 字节）",
-                    f"the file exceeds the limit of {limit} bytes", max_bytes=limit)
 
 
 def start_preservation(session: Session, data: dict, principal: Principal,
@@ -311,16 +306,7 @@ class EvidenceCollection(MethodView):
     @blp.response(201, EvidenceOut)
     def post(self):
         """Upload one evidence file (multipart field ``file``)."""
-        try:
-            upload = request.files.get("file")
-            form = request.form
-        except RequestEntityTooLarge:
-            raise _too_large(max_bytes()) from None
-        if not request.mimetype.startswith("multipart/"):
-            raise ApiError(415, "multipart_required", "请以 multipart/form-data 上传文件",
-                           "upload the file as multipart/form-data")
-        if upload is None:
-            raise ApiError(422, "file_required", "缺少文件字段 file", "the form field 'file' is missing")
+        upload, form = multipart_file(max_bytes())
         department = department_for(g.principal, form.get("department"))
         with runtime().sessions() as session, session.begin():
             return register_evidence(session, upload.stream, upload.filename or "",

@@ -32,6 +32,7 @@ from fundguard_shared.auth import Principal
 from fundguard_shared.db import UTCDateTime
 from fundguard_shared.errors import ApiError
 from fundguard_shared.outbox import utcnow
+from fundguard_shared.uploads import too_large
 
 from .. import audit
 from ..documents import store
@@ -106,11 +107,6 @@ def clean_filename(raw: str | None) -> str:
         stem, dot, ext = name.rpartition(".")
         name = (stem[:200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:200]
     return name or "附件"
-
-
-def too_large(limit: int) -> ApiError:
-    return ApiError(413, "file_too_large", f"文件超过大小上限（{limit} 字节）",
-                    f"the file exceeds the limit of {limit} bytes", max_bytes=limit)
 
 
 def detect(data: bytes) -> str:

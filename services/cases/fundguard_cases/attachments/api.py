@@ -16,17 +16,17 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from fundguard_shared import filetypes
 from fundguard_shared.auth import require
 from fundguard_shared.errors import ApiError
+from fundguard_shared.uploads import multipart_file
 
+from ..api import load_case
 from .. import service
 from ..documents import store
 from ..runtime import runtime
-from . import PURPOSES, UPLOADERS, CaseAttachment, attach, for_case, max_bytes, read_limited, \
-    too_large, visible_to
+from . import PURPOSES, UPLOADERS, CaseAttachment, attach, for_case, max_bytes, read_limited, visible_to
 
 READERS = ("inspector", "leader", "legal_reviewer", "panel_member", "institution")
 
@@ -63,13 +63,6 @@ def _upload_limit():
         request.max_content_length = max_bytes() + 256 * 1024
 
 
-def _case(session, case_id, for_update=False):
-    case = service.get_case(session, case_id, g.principal, for_update=for_update)
-    if case is None:
-        raise ApiError(404)
-    return case
-
-
 @att.route("/cases/<string:case_id>/attachments")
 class CaseAttachments(MethodView):
     @require(*READERS)
@@ -77,7 +70,7 @@ class CaseAttachments(MethodView):
     def get(self, case_id):
         """本案附件（机构只见本方上传的）：文件名、类型、大小、SHA-256、用途、上传人、时间、引用它的步骤。"""
         with runtime().sessions() as session:
-            return for_case(session, _case(session, case_id), g.principal)
+            return for_case(session, load_case(session, case_id), g.principal)
 
     @require(*UPLOADERS)
     @att.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": AttachmentUpload}}})
@@ -86,21 +79,12 @@ class CaseAttachments(MethodView):
     def post(self, case_id):
         """上传一个附件（multipart 字段 file、purpose、note）。按内容判断类型；存档按 SHA-256；写入审计链。"""
         with runtime().sessions() as session:  # scope first: a foreign case is 404 whatever the body
-            _case(session, case_id)
-        try:
-            upload = request.files.get("file")
-            form = request.form
-        except RequestEntityTooLarge:
-            raise too_large(max_bytes()) from None
-        if not request.mimetype.startswith("multipart/"):
-            raise ApiError(415, "multipart_required", "请以 multipart/form-data 上传文件",
-                           "upload the file as multipart/form-data")
-        if upload is None:
-            raise ApiError(422, "file_required", "缺少文件字段 file", "the form field 'file' is missing")
+            load_case(session, case_id)
+        upload, form = multipart_file(max_bytes())
         data = read_limited(upload.stream, max_bytes())
         try:
             with runtime().sessions() as session, session.begin():
-                case = _case(session, case_id, for_update=True)
+                case = load_case(session, case_id, for_update=True)
                 row, created = attach(session, case, g.principal, data, upload.filename or "",
                                       form.get("purpose", ""), form.get("note", ""), g.request_id)
                 row.linked_steps = []

@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from fundguard_shared.auth import require
 from fundguard_shared.errors import ApiError
 
+from ..api import load_case
 from .. import service as case_service
 from ..runtime import runtime
 from . import delivery, issue, store, templates
@@ -111,13 +112,6 @@ class ConsentOut(Schema):
     given_at = fields.DateTime()
 
 
-def _case(session, case_id, for_update=False):
-    case = case_service.get_case(session, case_id, g.principal, for_update=for_update)
-    if case is None:
-        raise ApiError(404)
-    return case
-
-
 def _visible(doc: Document) -> bool:
     p = g.principal
     if p.role == "institution":
@@ -166,7 +160,7 @@ class CaseDocuments(MethodView):
     def get(self, case_id):
         """The case's documents in issue order (institutions: those addressed to them)."""
         with runtime().sessions() as session:
-            case = _case(session, case_id)
+            case = load_case(session, case_id)
             return [_with_services(session, d) for d in issue.list_case_documents(session, case.id) if _visible(d)]
 
     @require(*STAFF)
@@ -177,7 +171,7 @@ class CaseDocuments(MethodView):
         PDF once, takes the 文号, stores both; nothing is issued on any error."""
         try:
             with runtime().sessions() as session, session.begin():
-                case = _case(session, case_id)
+                case = load_case(session, case_id)
                 doc = issue.issue_document(session, case, body["doc_type"], g.principal, body["fields_"],
                                            corrects=body["corrects"], publish=body["publish"],
                                            request_id=g.request_id)
@@ -272,7 +266,7 @@ class ServiceConsent(MethodView):
         the signed 送达地址确认书)."""
         try:
             with runtime().sessions() as session, session.begin():
-                case = _case(session, case_id)
+                case = load_case(session, case_id)
                 return delivery.record_consent(session, case, g.principal, body["reference"], g.request_id)
         except issue.DocumentError as err:
             _raise(err)

@@ -21,6 +21,7 @@ from fundguard_shared.auth import require
 from fundguard_shared.errors import ApiError
 from fundguard_shared.pagination import Page, PageArgs, page_query
 
+from ..api import load_case
 from .. import clock, deadlines, service
 from ..models import Case
 from ..runtime import runtime
@@ -172,17 +173,10 @@ class RunOut(Schema):
     blocked = fields.Integer()
 
 
-def _case(session, case_id) -> Case:
-    case = service.get_case(session, case_id, g.principal)
-    if case is None:
-        raise ApiError(404)
-    return case
-
-
 def _export(case_id: str, fmt: str) -> Response:
     try:
         with runtime().sessions() as session, session.begin():
-            case = _case(session, case_id)
+            case = load_case(session, case_id)
             cf = casefile.collect(session, case, g.principal.sub)
             pdf = casefile.render(session, cf)
             data = pdf if fmt == "pdf" else casefile.build_zip(session, cf, pdf)
@@ -232,7 +226,7 @@ class CasePublications(MethodView):
     def get(self, case_id):
         """本案的公示：期限、状态、脱敏记录、撤回与日志。"""
         with runtime().sessions() as session:
-            case = _case(session, case_id)
+            case = load_case(session, case_id)
             return _with_log(session, publication.for_case(session, case.id))
 
 
@@ -243,7 +237,7 @@ class CasePublicationsRun(MethodView):
     def post(self, case_id):
         """立即公示本案待公示的决定（并处理撤回），不等待定时任务。"""
         with runtime().sessions() as session, session.begin():
-            case = _case(session, case_id)
+            case = load_case(session, case_id)
             return publication.run(session, clock.today(), deadlines.calendar_for(session), service.legal_params(),
                                    case_id=case.id, actor=g.principal.sub, actor_role=g.principal.role,
                                    request_id=g.request_id)
