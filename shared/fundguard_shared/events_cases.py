@@ -47,6 +47,8 @@ class DeadlineV1(Schema):
     institution_id = fields.String(required=True)
     region = fields.String(required=True)
     department = fields.String(required=True)
+    # the area's legal windows in words (rules/windows.py), for reminders that quote them
+    windows = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
 
 
 register_payload("sanction.decided", 1, SanctionDecidedV1)

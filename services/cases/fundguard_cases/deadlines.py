@@ -161,9 +161,12 @@ def extend(dl: Deadline, n_more: int, cal: WorkdayCalendar, note: str) -> None:
 # ---- the scheduler tick ------------------------------------------------------------------------------
 
 def _payload(dl: Deadline, case: Case) -> dict[str, Any]:
+    from .rules.windows import notice_windows
+    from .service import legal_params  # the area's table (service imports this module)
     return {"deadline_id": dl.id, "case_id": case.id, "case_number": case.number, "kind": dl.kind,
             "label": LABELS.get(dl.kind, dl.kind), "due_on": dl.due_on, "status": dl.status,
-            "institution_id": case.institution_id, "region": case.region, "department": case.department}
+            "institution_id": case.institution_id, "region": case.region, "department": case.department,
+            "windows": notice_windows(legal_params())}
 
 
 def tick(session: Session, today: date, cal: WorkdayCalendar | None = None) -> dict[str, int]:

@@ -3,6 +3,8 @@ cases service's events, computed by its rules with the area's overrides (CASES_L
 In process: cases builds the event (service.transition -> outbox), notify's rule book renders it."""
 from __future__ import annotations
 
+from datetime import date
+
 import json
 
 import pytest
@@ -108,3 +110,19 @@ def test_steps_without_a_legal_notice_carry_no_windows(desk, sessions):
     desk.fire(case_id, "start_verification", "inspector")
     p = transitioned(sessions, "start_verification").payload
     assert p["windows"] == {} and p["to_state_label"] == STATES["clue_verifying"]
+
+
+def test_deadline_events_carry_the_areas_windows(monkeypatch):
+    """A reminder's event carries the windows from the same rules/windows.py function."""
+    from fundguard_cases import service
+    from fundguard_cases.deadlines import _payload
+    from fundguard_cases.models import Case, Deadline
+    monkeypatch.setenv("CASES_LEGAL_OVERRIDES", '{"defence_window": 3}')
+    service.legal_params.cache_clear()
+    try:
+        case = Case(id="c1", number="X-1", institution_id="H1", region="510100", department="稽核一科")
+        dl = Deadline(id="d1", case_id="c1", kind="payment", due_on=date(2026, 6, 19), status="running")
+        payload = _payload(dl, case)
+        assert payload["windows"]["defence"] == "3 个工作日" and payload["windows"]["surcharge_rate"] == "3%"
+    finally:
+        service.legal_params.cache_clear()

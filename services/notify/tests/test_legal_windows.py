@@ -89,3 +89,13 @@ def test_hearing_scheduled_prints_the_hearing_date_the_event_carries():
     body = institution(BOOK.notices_for(transitioned(
         "schedule_hearing", "hearing_requested", "hearing_scheduled", hearing_on=date(2026, 6, 22)))).body
     assert "定于 2026年6月22日 举行听证" in body
+
+
+def test_payment_overdue_quotes_the_areas_surcharge_rate_the_deadline_event_carries():
+    from notify_testkit import deadline_payload
+    with_rate = BOOK.notices_for(raw_event("deadline.overdue", deadline_payload(
+        "payment", windows={**WINDOWS, "surcharge_rate": "2%"})))
+    assert "每日按罚款数额的 2% 加处罚款" in institution(with_rate).body
+    without = BOOK.notices_for(raw_event("deadline.overdue", deadline_payload("payment")))
+    assert "法定比例" in institution(without).body and "%" not in institution(without).body
+
