@@ -203,7 +203,7 @@ def test_complaint_accepted_opens_a_case_and_the_informant_never_leaves_inspecti
             return pending == 0
         wait_for(drained, what="complaint events published")
         bodies = [b for (b,) in conn.execute(text(
-            "SELECT body FROM outbox WHERE subject = :s"), {"s": f"complaint:{c['id']}"})]
+            "SELECT body FROM outbox WHERE subject = :s ORDER BY sequence"), {"s": f"complaint:{c['id']}"})]
     assert [json.loads(b)["type"] for b in bodies] == ["complaint.received", "complaint.decided"]
     # ... and no trace of the identity in events, the other services' databases or any log
     for b in bodies:
