@@ -89,3 +89,21 @@ def pdf(doc_id: str):
     if headers.get("X-Content-SHA256"):
         resp.headers["X-Content-SHA256"] = headers["X-Content-SHA256"]
     return resp
+
+
+@bp.post("/cases/<case_id>/service-consent")
+@page("institution", *STAFF_ROLES)
+def consent(case_id: str):
+    """The party agrees to electronic service (行政处罚法 art. 61): from then on documents can be
+    served in the portal and the institution's first opening is the receipt. Staff record it from
+    the signed 送达地址确认书 (its reference is required)."""
+    body = {"reference": request.form.get("reference", "").strip()[:2000]}
+    try:
+        backend().post("cases", f"/api/v1/cases/{case_id}/service-consent", json=body)
+    except ServiceError as err:
+        if err.status in (401, 404):
+            raise
+        flash("未登记：" + "；".join([err.message, *err.details]), "error")
+    else:
+        flash("已登记同意电子送达：此后文书可在平台送达，首次打开即视为签收", "success")
+    return _back(case_id)
