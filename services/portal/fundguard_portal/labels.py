@@ -12,7 +12,13 @@ SOURCE_LABELS = {"flight_inspection": "飞行检查", "complaint": "举报投诉
                  "agency_referral": "部门移送", "other": "其他"}
 PARTY_LABELS = {"entity": "单位（定点医药机构）", "individual": "个人"}
 VIOLATION_LABELS = {k: v.label_zh for k, v in VIOLATION_TYPES.items()}
-ACTION_FALLBACK = {"register": "登记线索", "attach_file": "上传附件"}
+ACTION_FALLBACK = {  # audit actions that are not workflow steps (those take the step's label)
+    "register": "登记线索", "attach_file": "上传附件",
+    "issue_document": "出具文书", "void_document": "文书作废", "serve_document": "登记送达",
+    "dispatch_document": "电子送达（待当事人查阅）", "consent_electronic_service": "同意电子送达",
+    "publication_published": "公示", "publication_withdrawn": "撤回公示",
+    "publication_cancelled": "取消公示", "publication_blocked": "公示未通过脱敏校验",
+}
 
 CHINA = timezone(timedelta(hours=8))     # no daylight saving in China
 
