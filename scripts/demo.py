@@ -88,11 +88,17 @@ def load() -> None:
     else:
         sys.exit("cases did not appear: is the bus running?")
     first = sorted(cases["items"], key=lambda c: c["created_at"])[0]
-    for trigger in ("start_verification", "open_case"):
-        case = requests.get(f"{BASE['cases']}/api/v1/cases/{first['id']}", headers=leader).json()
-        requests.post(f"{BASE['cases']}/api/v1/cases/{first['id']}/transitions", headers=leader,
-                      json={"trigger": trigger, "version": case["version"],
-                            "reason": "演示：线索属实，予以立案"}, timeout=5).raise_for_status()
+    steps = (("start_verification", {}),
+             ("open_case", {"officers": [  # 立案: two officers with 执法证 numbers (行政处罚法 art. 42)
+                 {"id": "insp-zhang", "name": "张检查", "credential_no": "川医保执 0001"},
+                 {"id": "insp-li", "name": "李检查", "credential_no": "川医保执 0002"}]}))
+    for trigger, data in steps:
+        case = requests.get(f"{BASE['cases']}/api/v1/cases/{first['id']}", headers=leader, timeout=5).json()
+        r = requests.post(f"{BASE['cases']}/api/v1/cases/{first['id']}/transitions", headers=leader,
+                          json={"trigger": trigger, "version": case["version"], "data": data,
+                                "reason": "演示：线索属实，予以立案"}, timeout=5)
+        if r.status_code != 200:
+            sys.exit(f"demo step {trigger} refused / 演示步骤被拒绝: {r.status_code} {r.text}")
     print(f"demo data loaded: {len(FINDINGS)} findings -> cases / 已载入演示数据")
 
 
@@ -100,7 +106,7 @@ def banner() -> None:
     var = os.environ.get("FUNDGUARD_VAR_DIR", "var")
     lines = ["", "fundguard is running / 平台已启动:"]
     for svc, base in BASE.items():
-        lines.append(f"  {svc:<10} {base}/docs  (API docs)  {base}/readyz  {base}/metrics")
+        lines.append(f"  {svc:<10} {base}/api/v1/docs  (API docs)  {base}/readyz  {base}/metrics")
     path = os.path.join(var, "demo-tokens.txt")
     with open(path, "w", encoding="utf-8") as fh:
         for u in DEMO_USERS:

@@ -24,8 +24,8 @@ fundguard-portal seed-demo-users
 echo "==> starting the platform (Ctrl-C stops it)"
 honcho -f deploy/Procfile -d "$ROOT" start &
 HONCHO=$!
-trap 'kill $HONCHO 2>/dev/null; wait $HONCHO 2>/dev/null' INT TERM EXIT
+trap 'rc=$?; kill $HONCHO 2>/dev/null || true; wait $HONCHO 2>/dev/null || true; exit $rc' EXIT
 python scripts/demo.py --wait --load --print
-echo "  portal / 门户: http://127.0.0.1:${PORTAL_PORT}/  demo users 演示用户 (password 密码 fg-demo-2026): insp-zhang insp-li leader-wang legal-zhao panel-chen inst-hx admin"
+echo "  portal / 门户: http://127.0.0.1:${PORTAL_PORT}/  demo users 演示用户 (password 密码 ${PORTAL_DEMO_PASSWORD:-fg-demo-2026}): insp-zhang insp-li leader-wang legal-zhao panel-chen panel-liu panel-sun panel-zhou inst-hx admin"
 if [ "${FUNDGUARD_UP_EXIT_AFTER_DEMO:-0}" = "1" ]; then exit 0; fi
 wait $HONCHO
