@@ -169,10 +169,10 @@ class _VerifiedTokens:
 
     def __init__(self, size: int = 4096):
         self.size, self._lock = size, threading.Lock()
-        self._items: OrderedDict[tuple[int, str], tuple[Principal, float]] = OrderedDict()
+        self._items: OrderedDict[tuple[frozenset, str], tuple[Principal, float]] = OrderedDict()
 
     def get(self, issuers: dict, token: str, leeway: int, max_ttl: int) -> Principal:
-        key, now = (id(issuers), token), time.time()
+        key, now = (frozenset(issuers.values()), token), time.time()  # the configuration itself
         with self._lock:
             hit = self._items.get(key)
             if hit is not None and hit[1] + leeway >= now:
