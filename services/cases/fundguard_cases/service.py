@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta, timezone
+from datetime import date
 from functools import lru_cache
 
 from sqlalchemy import select
@@ -76,7 +76,7 @@ def open_clue_from_finding(session: Session, event: Event) -> Case | None:
         source_event_id=event.id, finding_id=p["finding_id"], act_date=p.get("act_date"))
     session.add(case)
     session.flush()
-    session.add(CaseDetails(case_id=case.id, clue_received_on=_china_date(event.occurred_at)))
+    session.add(CaseDetails(case_id=case.id, clue_received_on=clock.china_date(event.occurred_at)))
     audit.append(session, case.id, actor=event.actor, actor_role="system", action="register",
                  from_state=None, to_state=case.state, reason=f"线索来源：{p['source']}",
                  request_id=event.correlation_id)
@@ -91,12 +91,6 @@ def open_clue_from_finding(session: Session, event: Event) -> Case | None:
     return case
 
 
-def _china_date(at) -> date:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
-    return at.astimezone(timezone(timedelta(hours=8))).date()
-
-
 @lru_cache(maxsize=1)
 def legal_params() -> LegalParams:
     """The legal table of this deployment's area: defaults with CASES_LEGAL_OVERRIDES (JSON, e.g.
@@ -109,7 +103,7 @@ def load_file(session: Session, case: Case) -> CaseFile:
     """Everything the guards may need about one case, in a few queries."""
     details = session.get(CaseDetails, case.id)
     if details is None:  # a case registered before the details table existed
-        details = CaseDetails(case_id=case.id, procedure="ordinary", clue_received_on=_china_date(case.created_at),
+        details = CaseDetails(case_id=case.id, procedure="ordinary", clue_received_on=clock.china_date(case.created_at),
                               health_harm=False, behaviours="", complex_case=False, major_violation=False,
                               major_public_interest=False, hearing_offered=False, rights_waived=False,
                               defence_rechecked=False, routes_stated=True, decision_extended_by_leader=False)

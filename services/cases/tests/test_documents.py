@@ -518,7 +518,7 @@ def test_electronic_service_needs_consent_and_first_opening_is_the_receipt(desk,
         received = first.receipt_at
         entry = s.execute(select(AuditEntry).where(AuditEntry.case_id == c, AuditEntry.action == "serve")).scalar_one()
         assert (entry.actor, entry.actor_role) == ("system:electronic-service", "system")
-    from fundguard_cases.documents.delivery import china_date
+    from fundguard_cases.clock import china_date
     assert desk.file(c).details.served_on == china_date(received)
     assert deadlines(desk, c)["payment"].started_on == china_date(received)
     pdf_of(client, decision["id"], who="institution")  # a later opening does not move it

@@ -22,7 +22,7 @@ import os
 import re
 import unicodedata
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -34,7 +34,7 @@ from fundguard_shared.errors import ApiError
 from fundguard_shared.outbox import utcnow
 from fundguard_shared.uploads import too_large
 
-from .. import audit
+from .. import audit, clock
 from ..documents import store
 from ..models import Base, Case
 
@@ -48,7 +48,6 @@ MAX_LINKS = 20  # attachments one step may reference
 ACCEPTED = (filetypes.PDF, filetypes.JPEG, filetypes.PNG, filetypes.OFD, filetypes.DOCX, filetypes.XLSX)
 # a zip is opened only within these bounds (no zip bomb is inflated to judge its type)
 
-_CN = timezone(timedelta(hours=8))
 
 
 def max_bytes() -> int:
@@ -209,12 +208,6 @@ def link_from_data(session: Session, case: Case, trigger: str, data: dict, actor
     return ids
 
 
-def _china_day(at: datetime) -> date:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
-    return at.astimezone(_CN).date()
-
-
 def evidence_rows(session: Session, case: Case) -> list[dict]:
     """The case's attachments as rows of the case file's evidence list (证据清单), with SHA-256."""
     rows = []
@@ -222,7 +215,7 @@ def evidence_rows(session: Session, case: Case) -> list[dict]:
         steps = "、".join(a.linked_steps)
         rows.append({"kind": "attachment", "label": f"{PURPOSES.get(a.purpose, a.purpose)}：{a.filename}",
                      "reference": a.id, "sha256": a.sha256, "size": a.size, "media_type": a.media_type,
-                     "held_by": "cases", "date": _china_day(a.uploaded_at).isoformat(),
+                     "held_by": "cases", "date": clock.china_date(a.uploaded_at).isoformat(),
                      "note": f"{a.media_type}，{a.size} 字节，{a.uploaded_by}上传"
                              + (f"；用于 {steps}" if steps else "")})
     return rows

@@ -30,7 +30,7 @@ from fundguard_shared.db import UTCDateTime
 from fundguard_shared.outbox import utcnow
 
 from .. import attachments as case_attachments
-from .. import audit
+from .. import audit, clock
 from .. import evidence as case_evidence
 from ..models import AuditEntry, Base, Case, CaseDetails, Deadline
 from . import store
@@ -91,7 +91,7 @@ def evidence_list(session: Session, case: Case, docs: list[Document]) -> list[di
     for f in case_evidence.for_case(session, case):
         items.append({"kind": "evidence_file", "label": f"证据文件：{f.filename}", "reference": f.evidence_id,
                       "sha256": f.sha256, "size": f.size, "media_type": f.media_type, "held_by": "inspection",
-                      "note": f"{f.media_type}，{f.size} 字节", "date": _china(f.added_at).isoformat(),
+                      "note": f"{f.media_type}，{f.size} 字节", "date": clock.china_date(f.added_at).isoformat(),
                       "source_event_id": f.source_event_id})
     items += case_attachments.evidence_rows(session, case)  # the parties' and staff's attachments
     preservations = session.execute(select(Deadline).where(Deadline.case_id == case.id,
@@ -103,7 +103,7 @@ def evidence_list(session: Session, case: Case, docs: list[Document]) -> list[di
     for d in docs:
         items.append({"kind": "document", "label": f"{d.title} {d.number or ''}".strip(), "reference": d.id,
                       "sha256": d.sha256, "size": d.size, "held_by": "cases", "status": d.status,
-                      "date": _china(d.issued_at).isoformat()})
+                      "date": clock.china_date(d.issued_at).isoformat()})
     return items
 
 
@@ -117,11 +117,6 @@ def audit_trail(session: Session, case_id: str) -> dict:
                          "hash": e.hash} for e in entries],
             "head": entries[-1].hash if entries else audit.GENESIS, "ok": report.ok,
             "first_broken_seq": report.first_broken_seq, "problem": report.problem}
-
-
-def _china(at: datetime) -> date:
-    from .publication import china_date
-    return china_date(at)
 
 
 def _blob(doc: Document) -> bytes:

@@ -31,10 +31,6 @@ SYSTEM_ACTOR = Principal(sub="system:electronic-service", role=SYSTEM_ROLE)
 RECORDERS = ("inspector", "leader")
 
 
-def china_date(at: datetime) -> date:
-    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone(CN).date()
-
-
 def receipt_of(session: Session, doc: Document) -> DocumentService | None:
     return session.execute(select(DocumentService).where(DocumentService.document_id == doc.id,
                                                          DocumentService.receipt_at.is_not(None))
@@ -161,12 +157,12 @@ def record_service(session: Session, doc: Document, case: Case, principal: Princ
         raise DocumentError(422, "receipt_at_required", "须登记送达（签收）时间", "receipt_at is required")
     if receipt_at.tzinfo is None:
         receipt_at = receipt_at.replace(tzinfo=CN)
-    served_on = china_date(receipt_at)
+    served_on = clock.china_date(receipt_at)
     if method == "public_notice":
         served_on = _deemed_by_public_notice(served_on, details, today)
     if served_on > today:
         raise DocumentError(422, "receipt_in_future", "送达时间不得晚于今天", "receipt_at may not be in the future")
-    issued_on = date.fromisoformat((doc.fields or {}).get("issued_on") or china_date(doc.issued_at).isoformat())
+    issued_on = date.fromisoformat((doc.fields or {}).get("issued_on") or clock.china_date(doc.issued_at).isoformat())
     if served_on < issued_on:
         raise DocumentError(422, "receipt_before_issue", "送达时间不得早于文书出具时间", "receipt_at precedes the issue")
     row = DocumentService(document_id=doc.id, method=method, receipt_at=receipt_at, recorded_by=principal.sub,
@@ -193,7 +189,7 @@ def opened_by_party(session: Session, doc: Document, case: Case, *, request_id: 
         return None
     now = utcnow()
     pending.receipt_at = now
-    served_on = china_date(now)
+    served_on = clock.china_date(now)
     today = max(clock.today(), served_on)
     session.flush()
     label = f"电子送达{doc.title}{(' ' + doc.number) if doc.number else ''}：当事人于 {now.isoformat(timespec='seconds')} 首次打开"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, select
@@ -32,7 +32,7 @@ from fundguard_shared.events import parse_event
 from fundguard_shared.outbox import utcnow
 from fundguard_shared.workdays import CalendarNotLoaded, WorkdayCalendar
 
-from .. import audit
+from .. import audit, clock
 from ..models import MESSAGING, Base, Case, CaseDetails, Officer, SanctionRecord
 from ..rules.legal import LegalParams
 from ..rules.sanctions import SanctionKind
@@ -44,7 +44,6 @@ WITHDRAW_CAUSES = {"appeal_annulled": "复议/诉讼撤销原处罚决定", "app
 VOIDED = "document_voided"
 STATUS_LABELS = {"pending": "待公示", "published": "已公示", "withdrawn": "已撤回", "cancelled": "已取消（未公示即被撤销/变更）",
                  "blocked": "脱敏校验未通过，未公示"}
-_CHINA = timezone(timedelta(hours=8))
 
 
 def _uuid() -> str:
@@ -105,12 +104,6 @@ class PublicationCursor(Base):
 
 
 # ---- dates ------------------------------------------------------------------------------------------
-
-def china_date(at: datetime) -> date:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
-    return at.astimezone(_CHINA).date()
-
 
 def _window_end(start: date, entry, cal: WorkdayCalendar) -> tuple[date | None, str]:
     n, unit = entry.period()
@@ -242,7 +235,7 @@ def schedule(session: Session, doc: Document, cal: WorkdayCalendar, params: Lega
     """A pending publication for an issued decision document with its publish flag."""
     case = session.get(Case, doc.case_id)
     details = session.get(CaseDetails, case.id)
-    decided_on = (details.decided_on if details is not None and details.decided_on else None) or china_date(doc.issued_at)
+    decided_on = (details.decided_on if details is not None and details.decided_on else None) or clock.china_date(doc.issued_at)
     due_on, note = _window_end(decided_on, params.publication, cal)
     pub = Publication(case_id=case.id, document_id=doc.id, region=case.region, institution_id=case.institution_id,
                       status="pending", decided_on=decided_on, due_on=due_on, due_note=note, created_at=utcnow())
